@@ -1,0 +1,39 @@
+# Quick start:  `make run` (set up + the main experiment), then `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch goes in first, pinned, so nothing later pulls a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+export WANDB_MODE ?= offline
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: setup run test lint bench report clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: setup
+	$(BIN)/python -m synthlift.run $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: setup
+	$(BIN)/python -m benchmarks $(ARGS)
+
+# make report DIR=outputs/multirun/<name>
+report: setup
+	$(BIN)/python -m synthlift.report $(DIR)
+
+clean:
+	rm -rf outputs/runs outputs/multirun

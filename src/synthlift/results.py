@@ -1,0 +1,67 @@
+"""The `results.json` of one run: the single record that the report reads.
+
+Schema (shared by every track):
+    status         "ok" | "failed"
+    error          null | {"type", "message"}
+    track, name, seed
+    overrides      the job's command-line overrides (the report groups by these, minus seed)
+    config_fingerprint, config (resolved)
+    metrics        flat {name: float} measured on the held-out real test set
+    lift_pairs     {lift name: [treated metric, baseline metric]}; the first is the primary lift
+    sizes, timings, versions, started_at, finished_at
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from synthlift.io import atomic_write_json
+
+RESULTS_FILE = "results.json"
+SCHEMA_VERSION = 1
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for dist in ("synthlift", "torch", "pytorch-lightning", "hydra-core", "torchmetrics", "numpy"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return versions
+
+
+def write_results(run_dir: str | Path, record: dict[str, Any]) -> Path:
+    path = Path(run_dir) / RESULTS_FILE
+    atomic_write_json(path, {"schema_version": SCHEMA_VERSION, **record})
+    return path
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, Any] | None:
+    """The run's earlier record if it finished ok with the same config, else None (so it reruns)."""
+    path = Path(run_dir) / RESULTS_FILE
+    if not path.exists():
+        return None
+    try:
+        record = read_results(path)
+    except (OSError, json.JSONDecodeError):
+        return None
+    if record.get("status") == "ok" and record.get("config_fingerprint") == config_fingerprint:
+        return record
+    return None
+
+
+def iter_results(root: str | Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every `(path, record)` below `root`, in sorted path order; unreadable files are skipped by the caller's choice."""
+    for path in sorted(Path(root).rglob(RESULTS_FILE)):
+        yield path, read_results(path)
