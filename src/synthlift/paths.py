@@ -3,6 +3,7 @@ from a configurable directory (`SYNTHLIFT_DATA_DIR`, else `../shared/data` besid
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -37,7 +38,21 @@ def require_data_file(path: str | os.PathLike, data_dir: str | os.PathLike | Non
     raise DataError(f"Data file not found: {path}.{hint}")
 
 
+MAX_DIRNAME = 120
+
+
+def job_dirname(override_dirname: str) -> str:
+    """A sweep job's folder name from its overrides: readable, stable (so a rerun finds and resumes it),
+    free of path separators, and short enough for any filesystem (long names keep a prefix + a hash)."""
+    name = override_dirname.replace("/", "_") or "defaults"
+    if len(name) <= MAX_DIRNAME:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    return f"{name[: MAX_DIRNAME - 13]}-{digest}"
+
+
 def register_resolvers() -> None:
-    """Make `${synthlift_data_dir:}` usable in configs (idempotent)."""
-    if not OmegaConf.has_resolver("synthlift_data_dir"):
-        OmegaConf.register_new_resolver("synthlift_data_dir", default_data_dir)
+    """Make `${synthlift_data_dir:}` and `${synthlift_job_dirname:...}` usable in configs (idempotent)."""
+    for name, resolver in (("synthlift_data_dir", default_data_dir), ("synthlift_job_dirname", job_dirname)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)

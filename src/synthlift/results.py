@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,15 @@ from synthlift.io import atomic_write_json
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 1
+# Top-level config keys that say where and how a run is stored or watched, not what it measures:
+# left out of the resume fingerprint and of the report's configuration labels.
+NON_SEMANTIC_KEYS = ("paths", "logger", "trainer", "name", "resume", "plots")
+
+
+def is_semantic_override(override: str) -> bool:
+    """`tricks=paper` is; `paths.output_root=...` or `name=grid` is not."""
+    key = override.lstrip("+~").split("=", 1)[0]
+    return key.split(".", 1)[0].split("@", 1)[0] not in NON_SEMANTIC_KEYS
 
 
 def package_versions() -> dict[str, str]:
@@ -60,8 +68,3 @@ def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, 
         return record
     return None
 
-
-def iter_results(root: str | Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every `(path, record)` below `root`, in sorted path order; unreadable files are skipped by the caller's choice."""
-    for path in sorted(Path(root).rglob(RESULTS_FILE)):
-        yield path, read_results(path)

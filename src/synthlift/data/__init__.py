@@ -1,0 +1,1 @@
+"""Loading labelled text tables and making the seeded low-resource train/validation/test splits."""

@@ -1,0 +1,1 @@
+"""Downstream models: what synthetic data is supposed to improve."""

@@ -1,0 +1,1 @@
+"""One pipeline per track: the whole data path of one run, stage by stage."""

