@@ -13,7 +13,6 @@ import argparse
 import resource
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
