@@ -93,9 +93,7 @@ def test_hf_loader_on_local_file(tmp_path, offline_hf):
     # Not "NA": the `csv` builder parses with pandas defaults, which read it as a missing value.
     texts, labels = TEXTS[:4] + TEXTS[5:], LABELS[:4] + LABELS[5:]
     path = write_csv(tmp_path / "t.csv", texts, labels)
-    cfg = make_cfg(
-        format="hf", source="csv", hf={"data_files": str(path), "split": "train", "cache_dir": offline_hf}
-    )
+    cfg = make_cfg(format="hf", source="csv", hf={"data_files": str(path), "split": "train", "cache_dir": offline_hf})
     ds = load_text_dataset(cfg)
     assert ds.texts == texts
     assert ds.labels.tolist() == labels
@@ -142,9 +140,7 @@ def test_label_map_with_integer_source_labels(tmp_path):
 
 def test_label_map_value_must_be_a_class_index(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["a", "b"], ["neg", "pos"])
-    with pytest.raises(
-        ConfigError, match=r"dataset\.label_map maps 'pos' to 2, which is not a class index 0\.\.1"
-    ):
+    with pytest.raises(ConfigError, match=r"dataset\.label_map maps 'pos' to 2, which is not a class index 0\.\.1"):
         load_text_dataset(make_cfg(source=str(path), label_map={"neg": 0, "pos": 2}))
 
 
@@ -251,9 +247,7 @@ def test_single_class_after_label_map(tmp_path):
 def test_empty_texts(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('text,label\nok,0\n,1\n"   ",0\nfine,1\n"\n\t",1\n', encoding="utf-8")
-    with pytest.raises(
-        DataError, match=r"t\.csv: 3 row\(s\) have an empty or missing text .*data rows 2, 3, 5;"
-    ):
+    with pytest.raises(DataError, match=r"t\.csv: 3 row\(s\) have an empty or missing text .*data rows 2, 3, 5;"):
         load_text_dataset(make_cfg(source=str(path)))
 
 
@@ -266,9 +260,7 @@ def test_missing_text_in_jsonl(tmp_path):
 
 def test_bad_label_value(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["a", "b", "c"], ["0", "1", "pos"])
-    with pytest.raises(
-        DataError, match=r"t\.csv: data row 3 .* has label 'pos' in column 'label'.*dataset\.label_map"
-    ):
+    with pytest.raises(DataError, match=r"t\.csv: data row 3 .* has label 'pos' in column 'label'.*dataset\.label_map"):
         load_text_dataset(make_cfg(source=str(path)))
 
 

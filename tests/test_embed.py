@@ -92,8 +92,7 @@ def test_concurrent_fills_compute_once(tmp_path):
     log_path = tmp_path / "computes.log"
     outs = [tmp_path / f"out{i}.npy" for i in range(2)]
     procs = [
-        ctx.Process(target=_fill, args=(str(tmp_path / "cache"), str(log_path), str(out), barrier))
-        for out in outs
+        ctx.Process(target=_fill, args=(str(tmp_path / "cache"), str(log_path), str(out), barrier)) for out in outs
     ]
     for proc in procs:
         proc.start()

@@ -53,9 +53,7 @@ def test_generator_and_discriminator_shapes_and_conditioning():
     assert gan.discriminator(fake_neg, zeros).shape == (5,)
     sample = gan.sample(torch.tensor([0, 1, 1]), seed=3)
     assert sample.shape == (3, DIM)
-    assert torch.equal(sample, gan.sample(torch.tensor([0, 1, 1]), seed=3)), (
-        "sampling is reproducible by seed"
-    )
+    assert torch.equal(sample, gan.sample(torch.tensor([0, 1, 1]), seed=3)), "sampling is reproducible by seed"
 
 
 def test_one_sided_label_smoothing_targets_real_at_0_9_and_fake_at_0():
@@ -138,9 +136,7 @@ def test_consistency_pulls_samples_towards_the_teacher_label(real_data):
     with torch.no_grad():
         judge.weight.copy_(torch.tensor([[-1.0] * DIM, [1.0] * DIM]))
         judge.bias.zero_()
-    gan = build_gan(
-        {**GAN_CFG, "lr_generator": 5e-3}, TrickSettings(consistency_weight=5.0), DIM, CLASSES, 24, judge
-    )
+    gan = build_gan({**GAN_CFG, "lr_generator": 5e-3}, TrickSettings(consistency_weight=5.0), DIM, CLASSES, 24, judge)
     fit_gan(gan, *real_data, batch_size=8, max_epochs=15, trainer_cfg=TRAINER, seed=0)
     labels = torch.tensor([0, 1] * 50)
     agreement = (judge(gan.sample(labels, seed=1)).argmax(1) == labels).float().mean().item()
@@ -148,9 +144,7 @@ def test_consistency_pulls_samples_towards_the_teacher_label(real_data):
 
 
 def test_divergence_raises_a_clear_error(real_data):
-    gan = build_gan(
-        {**GAN_CFG, "lr_generator": 1e30, "lr_discriminator": 1e30}, TrickSettings(), DIM, CLASSES, 24
-    )
+    gan = build_gan({**GAN_CFG, "lr_generator": 1e30, "lr_discriminator": 1e30}, TrickSettings(), DIM, CLASSES, 24)
     with pytest.raises(GANDivergedError, match="GAN diverged: the .* loss became"):
         fit_gan(gan, *real_data, batch_size=8, max_epochs=20, trainer_cfg=TRAINER, seed=0)
 

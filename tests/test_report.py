@@ -101,10 +101,7 @@ def test_main_writes_markdown_csv_and_plot(sweep: Path, capsys):
         "- **tricks=all**: lift = acc_augmented − acc_real_only: "
         "synthetic data helps: +2.5 pts (95% CI [1.3, 3.7]) over 3 seeds" in markdown
     )
-    assert (
-        "- **tricks=none**: lift = acc_augmented − acc_real_only: no evidence that synthetic data helps"
-        in markdown
-    )
+    assert "- **tricks=none**: lift = acc_augmented − acc_real_only: no evidence that synthetic data helps" in markdown
     assert "## lift_f1 = f1_augmented − f1_real_only" in markdown
     assert "| tricks=all | 3 | 0 | 0, 1, 2 | 80.67 | 83.17 | +2.50 | [" in markdown
     assert "## Failed runs (2)" in markdown
@@ -166,10 +163,7 @@ def test_single_seed_and_all_failed_groups_still_report(tmp_path: Path):
     assert main([str(tmp_path)]) == 0
     markdown = (tmp_path / "report.md").read_text()
     assert "too few seeds to tell: +10.0 pts from a single seed" in markdown
-    assert (
-        "- **gan=big**: lift = acc_augmented − acc_real_only: no successful runs measured this lift"
-        in markdown
-    )
+    assert "- **gan=big**: lift = acc_augmented − acc_real_only: no successful runs measured this lift" in markdown
     assert "- `a/seed=0,gan=big`: RuntimeError: CUDA out of memory" in markdown
 
 

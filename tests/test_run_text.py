@@ -122,10 +122,7 @@ def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
     table = pd.read_csv(sweep_dir / "report.csv")
     # Rows are labeled by what varies; shared and storage-only settings (name, paths) are not repeated.
     assert table["config"].tolist() == ["tricks=none", "tricks=paper"] and table["n"].tolist() == [2, 2]
-    assert (
-        "Settings shared by every run: `dataset=mr`, `experiment=smoke`."
-        in (sweep_dir / "report.md").read_text()
-    )
+    assert "Settings shared by every run: `dataset=mr`, `experiment=smoke`." in (sweep_dir / "report.md").read_text()
     for tricks, row in zip(["none", "paper"], table.itertuples(), strict=True):
         group = [r for r in records if r["config"]["tricks"]["pretrain"]["enabled"] == (tricks == "paper")]
         real = np.mean([r["metrics"]["acc_real_only"] for r in group])
@@ -154,8 +151,7 @@ def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path, shared_cach
     proc = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = {
-        p.parent.name: json.loads(p.read_text())
-        for p in (tmp_path / "outputs" / "multirun").rglob("results.json")
+        p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "outputs" / "multirun").rglob("results.json")
     }
     assert len(records) == 2
     failed = records["dataset=mr,gan.lr_generator=1e+30,tricks=none"]

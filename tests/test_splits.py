@@ -24,9 +24,7 @@ def toy(counts=(100, 60), name="toy") -> TextDataset:
 
 
 def split(ds, split_seed=1, sample_seed=1, **overrides) -> TextSplit:
-    return make_low_resource_split(
-        ds, split_seed=split_seed, sample_seed=sample_seed, **{**SPLIT, **overrides}
-    )
+    return make_low_resource_split(ds, split_seed=split_seed, sample_seed=sample_seed, **{**SPLIT, **overrides})
 
 
 def test_parts_are_disjoint_with_expected_sizes():

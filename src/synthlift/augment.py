@@ -32,15 +32,11 @@ def balanced_labels(total: int, num_classes: int, seed: int) -> np.ndarray:
     return rng.permutation(np.repeat(np.arange(num_classes), counts))
 
 
-def real_only(
-    x: np.ndarray, y: np.ndarray, sampler: Sampler | None, cfg, num_classes: int, seed: int
-) -> TrainingSet:
+def real_only(x: np.ndarray, y: np.ndarray, sampler: Sampler | None, cfg, num_classes: int, seed: int) -> TrainingSet:
     return TrainingSet(x, y, 0)
 
 
-def mix(
-    x: np.ndarray, y: np.ndarray, sampler: Sampler | None, cfg, num_classes: int, seed: int
-) -> TrainingSet:
+def mix(x: np.ndarray, y: np.ndarray, sampler: Sampler | None, cfg, num_classes: int, seed: int) -> TrainingSet:
     """Real data plus `ratio` x len(real) label-balanced synthetic examples."""
     total = int(round(float(cfg["ratio"]) * len(y)))
     labels = balanced_labels(total, num_classes, seed)

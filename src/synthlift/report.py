@@ -141,9 +141,7 @@ def _lift_columns(
     summary = summarize_paired(treated, baseline, confidence)
     means = [float(v.mean()) if v.size else math.nan for v in (treated, baseline)]
     if summary.n and not math.isclose(summary.mean, means[0] - means[1], rel_tol=0, abs_tol=1e-9):
-        raise RuntimeError(
-            f"mean {lift} {summary.mean} != mean treated − mean baseline {means[0] - means[1]}"
-        )
+        raise RuntimeError(f"mean {lift} {summary.mean} != mean treated − mean baseline {means[0] - means[1]}")
     columns = {**vars(summary), "treated": means[0], "baseline": means[1], "verdict": verdict(summary)}
     return {f"{lift}_{name}": columns[name] for name in _LIFT_FIELDS}
 
@@ -165,9 +163,7 @@ def build_report(sweep_dir: str | Path, confidence: float = 0.95) -> Report:
         group["ok"].append((run_dir, record))
         for lift, pair in (record.get("lift_pairs") or {}).items():
             if lift_pairs.setdefault(lift, tuple(pair)) != tuple(pair):
-                warnings.append(
-                    f"{run_dir}: {lift} = {pair} differs from an earlier run's; the earlier is used"
-                )
+                warnings.append(f"{run_dir}: {lift} = {pair} differs from an earlier run's; the earlier is used")
     rows = []
     for config in sorted(groups):
         runs = groups[config]["ok"]
@@ -317,9 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="synthlift-report", description="Summarise the lift of every configuration in a sweep."
     )
-    parser.add_argument(
-        "sweep_dir", type=Path, help="a run or sweep output directory holding results.json files"
-    )
+    parser.add_argument("sweep_dir", type=Path, help="a run or sweep output directory holding results.json files")
     parser.add_argument("--confidence", type=_confidence, default=0.95, help="CI level (default 0.95)")
     args = parser.parse_args(argv)
     try:

@@ -31,10 +31,11 @@ register_resolvers()
 
 def _tracks() -> dict[str, tuple[Any, Any]]:
     """`track` -> (config validator, pipeline); imported lazily so `--help` stays fast."""
+    from synthlift.pipelines.image import run_image_experiment
     from synthlift.pipelines.text import run_text_experiment
-    from synthlift.validation import validate_text_config
+    from synthlift.validation import validate_image_config, validate_text_config
 
-    return {"text": (validate_text_config, run_text_experiment)}
+    return {"text": (validate_text_config, run_text_experiment), "image": (validate_image_config, run_image_experiment)}
 
 
 def config_fingerprint(cfg: DictConfig) -> str:

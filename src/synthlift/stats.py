@@ -37,9 +37,7 @@ class LiftSummary:
     p_value: float
 
 
-def summarize_paired(
-    treated: Sequence[float], baseline: Sequence[float], confidence: float = 0.95
-) -> LiftSummary:
+def summarize_paired(treated: Sequence[float], baseline: Sequence[float], confidence: float = 0.95) -> LiftSummary:
     """Summarise `treated[i] - baseline[i]` over seeds i.
 
     With n < 2 seeds only the mean is defined (std, CI and p are NaN). When every difference is

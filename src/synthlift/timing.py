@@ -17,6 +17,4 @@ class StageTimer:
         try:
             yield
         finally:
-            self.seconds[f"{stage}_s"] = round(
-                self.seconds.get(f"{stage}_s", 0.0) + time.perf_counter() - start, 3
-            )
+            self.seconds[f"{stage}_s"] = round(self.seconds.get(f"{stage}_s", 0.0) + time.perf_counter() - start, 3)

@@ -88,6 +88,39 @@ TEXT_RULES: list[Rule] = [
 ]
 
 
+IMAGE_RULES: list[Rule] = [
+    ("seed", non_negative_int, "an integer >= 0"),
+    ("num_synthetic", positive_int, "an integer > 0"),
+    ("dataset.resolution", lambda v: v in (16, 32, 64, 128, 256), "one of 16, 32, 64, 128, 256"),
+    ("dataset.num_labeled", positive_int, "an integer > 0"),
+    ("dataset.test_size", positive_int, "an integer > 0"),
+    ("dataset.split_seed", non_negative_int, "an integer >= 0"),
+    ("gan.arch", lambda v: v in ("style", "dcgan"), "'style' or 'dcgan'"),
+    ("gan.batch_size", positive_int, "an integer > 0"),
+    ("gan.max_steps", positive_int, "an integer > 0"),
+    ("gan.lr", positive, "a number > 0"),
+    ("gan.ema_decay", probability, "a number in [0, 1)"),
+    ("gan.r1_gamma", lambda v: isinstance(v, int | float) and v >= 0, "a number >= 0"),
+    ("gan.seed", non_negative_int, "an integer >= 0"),
+    (
+        "tricks.perceptual",
+        lambda v: v in ("efficientnet", "discriminator", "lpips"),
+        "'efficientnet', 'discriminator' or 'lpips'",
+    ),
+    ("tricks.lpips_finetune_steps", non_negative_int, "an integer >= 0 (0 = no perceptual fine-tuning)"),
+    ("tricks.optimize_latents.steps", non_negative_int, "an integer >= 0 (0 = off)"),
+    ("tricks.uncertainty_filter", probability, "a fraction in [0, 1)"),
+    ("inversion.pair_steps", positive_int, "an integer > 0"),
+    ("labeler.num_members", positive_int, "an integer > 0"),
+    ("labeler.epochs", positive_int, "an integer > 0"),
+    ("labeler.cv_folds", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    ("labeler.cv_members", positive_int, "an integer > 0"),
+    ("downstream.batch_size", positive_int, "an integer > 0"),
+    ("downstream.max_steps", positive_int, "an integer > 0"),
+    ("downstream.lr", positive, "a number > 0"),
+]
+
+
 def check_rules(cfg: DictConfig, rules: list[Rule]) -> None:
     """Raise one ConfigError listing every key whose value breaks its rule."""
     problems = []
@@ -102,7 +135,28 @@ def check_rules(cfg: DictConfig, rules: list[Rule]) -> None:
         raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
 
 
+def _require_dataset_kind(cfg: DictConfig, kind: str, marker: str, root_config: str) -> None:
+    """A text dataset in the image track (or the reverse) gets one clear message, not a list of missing keys."""
+    if OmegaConf.select(cfg, f"dataset.{marker}", default=None) is None:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ConfigError(
+            f"dataset={cfg.dataset.get('name')} is not {article} {kind} dataset; the {cfg.track} track needs "
+            f"one (the {kind} track's root config is `--config-name {root_config}`)"
+        )
+
+
+def validate_image_config(cfg: DictConfig) -> None:
+    _require_dataset_kind(cfg, "image", "resolution", "handsoff")
+    check_rules(cfg, IMAGE_RULES)
+    if cfg.dataset.num_labeled < cfg.labeler.cv_folds:
+        raise ConfigError(
+            f"labeler.cv_folds={cfg.labeler.cv_folds} needs at least as many labeled images, "
+            f"but dataset.num_labeled={cfg.dataset.num_labeled}"
+        )
+
+
 def validate_text_config(cfg: DictConfig) -> None:
+    _require_dataset_kind(cfg, "text", "text_column", "config")
     check_rules(cfg, TEXT_RULES)
     data = cfg.dataset
     if data.test_fraction + data.val_fraction >= 1:
@@ -111,9 +165,7 @@ def validate_text_config(cfg: DictConfig) -> None:
             "leaves nothing to train on: it must be < 1"
         )
     if data.label_map is not None:
-        bad = {
-            k: v for k, v in data.label_map.items() if not non_negative_int(v) or v >= len(data.class_names)
-        }
+        bad = {k: v for k, v in data.label_map.items() if not non_negative_int(v) or v >= len(data.class_names)}
         if bad:
             raise ConfigError(
                 f"dataset.label_map maps to unknown classes {bad}: class indices are "

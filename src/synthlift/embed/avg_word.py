@@ -150,9 +150,7 @@ class AverageWordEmbedder(Embedder):
             index_lists = [[i for i in ids if i not in special] for ids in encoded]
         else:
             index, table = self._glove_vectors()
-            index_lists = [
-                [index[w] for w in _GLOVE_TOKEN_RE.findall(text.lower()) if w in index] for text in texts
-            ]
+            index_lists = [[index[w] for w in _GLOVE_TOKEN_RE.findall(text.lower()) if w in index] for text in texts]
         return mean_of_rows(index_lists, table)
 
     @property

@@ -43,9 +43,7 @@ class TfidfSvdEmbedder(Embedder):
             raise DataError(f"TfidfSvdEmbedder cannot fit on these training texts: {exc}") from None
         n_docs, vocab = tfidf.shape
         if vocab < 2:
-            raise DataError(
-                f"TfidfSvdEmbedder needs at least 2 distinct terms in the training texts, got {vocab}"
-            )
+            raise DataError(f"TfidfSvdEmbedder needs at least 2 distinct terms in the training texts, got {vocab}")
         # TruncatedSVD needs fewer components than both documents and terms; a few-shot training
         # set can have fewer than the configured 100.
         k = max(1, min(self.n_components, n_docs - 1, vocab - 1))

@@ -61,9 +61,7 @@ def fit_gan(
 ) -> ConditionalEmbeddingGAN:
     """Fit on `(x, y)`; batches carry example indices for the per-example instance noise."""
     seed_everything(seed, workers=True, verbose=False)
-    data = TensorDataset(
-        torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long), torch.arange(len(y))
-    )
+    data = TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long), torch.arange(len(y)))
     loader = DataLoader(data, batch_size=min(batch_size, len(y)), shuffle=True, drop_last=True)
     make_trainer(trainer_cfg, max_epochs, loggers, callbacks).fit(gan, loader)
     return gan.cpu()

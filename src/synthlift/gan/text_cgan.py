@@ -111,16 +111,14 @@ class ConditionalEmbeddingGAN(LightningModule):
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """One-sided label smoothing: real targets are `real_target` (e.g. 0.9), fake targets stay 0."""
         real_targets = torch.full_like(real_logits, self.tricks.real_target)
-        return F.binary_cross_entropy_with_logits(
-            real_logits, real_targets
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
 
     def generator_losses(self, fake: Tensor, labels: Tensor) -> dict[str, Tensor]:
         """Adversarial loss, plus (consistency on) the teacher's cross-entropy on the conditioned label."""
         fake_logits = self.discriminator(fake, labels)
-        losses = {
-            "adversarial": F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-        }
+        losses = {"adversarial": F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))}
         total = losses["adversarial"]
         if self.teacher is not None:
             losses["consistency"] = F.cross_entropy(self.teacher(fake), labels)
@@ -136,9 +134,7 @@ class ConditionalEmbeddingGAN(LightningModule):
         noise = torch.randn(len(labels), self.generator.latent_dim, device=self.device)
         fake = self.generator(noise, labels)
 
-        d_loss = self.discriminator_loss(
-            self.discriminator(real, labels), self.discriminator(fake.detach(), labels)
-        )
+        d_loss = self.discriminator_loss(self.discriminator(real, labels), self.discriminator(fake.detach(), labels))
         self._check_finite("discriminator", d_loss)
         d_opt.zero_grad()
         self.manual_backward(d_loss)

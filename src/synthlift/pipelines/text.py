@@ -68,9 +68,7 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
     with timer("embed"):
         embedder = build_embedder(cfg.embedder).fit(split.train.texts)
         cache = EmbeddingCache(cfg.paths.cache_dir)
-        x_train, x_val, x_test = (
-            cache.encode(embedder, part.texts) for part in (split.train, split.val, split.test)
-        )
+        x_train, x_val, x_test = (cache.encode(embedder, part.texts) for part in (split.train, split.val, split.test))
 
     def train_classifier(x: np.ndarray, y: np.ndarray):
         return fit_classifier(x, y, num_classes, cfg.classifier, cfg.trainer, seed)
@@ -112,9 +110,7 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
 
     if gan is not None:
         with timer("synthetic_eval"):
-            metrics.update(
-                _synthetic_diagnostics(gan, baseline, x_train, y_train, len(y_test), num_classes, seed)
-            )
+            metrics.update(_synthetic_diagnostics(gan, baseline, x_train, y_train, len(y_test), num_classes, seed))
             _save_synthetic(
                 run_dir,
                 training_set,
@@ -230,9 +226,7 @@ def _save_synthetic(run_dir, training_set, num_real, class_names, x_train, y_tra
     """Keep the synthetic set (npz) and a t-SNE of real vs synthetic next to results.json."""
     synthetic_x, synthetic_y = training_set.x[num_real:], training_set.y[num_real:]
     with atomic_path(Path(run_dir) / "synthetic.npz") as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(
-            handle, embeddings=synthetic_x, labels=synthetic_y, class_names=np.array(class_names)
-        )
+        np.savez_compressed(handle, embeddings=synthetic_x, labels=synthetic_y, class_names=np.array(class_names))
     if plots:
         plot_embedding_tsne(
             x_train,
