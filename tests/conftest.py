@@ -12,9 +12,15 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from synthlift.paths import default_data_dir  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from synthlift.paths import PROJECT_ROOT, default_data_dir, register_resolvers  # noqa: E402
+
+# The in-process tests train tiny networks: a second intra-op thread gains nothing there, and on a busy
+# 2-core machine spinning OpenMP threads made them 20-40x slower. (CLI runs in subprocesses keep torch's
+# default.)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +35,16 @@ def data_dir() -> Path:
 def shared_cache_dir(tmp_path_factory) -> Path:
     """One embedding/pretraining cache for the whole test session, as a sweep would share it."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def compose_config():
+    """`compose_config("handsoff", "dataset=horse")`: a root config composed as the CLI would, for checks
+    that need no run."""
+    register_resolvers()
+
+    def _compose(config_name: str, *overrides: str):
+        with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+            return compose(config_name, overrides=list(overrides))
+
+    return _compose

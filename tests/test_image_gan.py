@@ -37,15 +37,6 @@ TINY = dict(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions gain nothing from threads, and on a shared 2-core machine threads contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def images() -> torch.Tensor:
     return torch.rand(16, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1

@@ -63,15 +63,6 @@ class StubDiscriminator(nn.Module):
         return [f1, f2, f2.mean((2, 3))]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These nets are tiny: on shared cores a second thread costs more in contention than it gains."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def efficientnet() -> EfficientNetPerceptual:
     return EfficientNetPerceptual()

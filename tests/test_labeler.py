@@ -62,15 +62,6 @@ def true_masks(generator: TinyGenerator, w: Tensor) -> Tensor:
     return right.long() + (right & below).long()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two intra-op threads on a shared 2-core machine made training 40x slower (spinning OpenMP)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def generator() -> TinyGenerator:
     torch.manual_seed(0)

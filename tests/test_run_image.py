@@ -11,10 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
 from synthlift.errors import ConfigError
-from synthlift.paths import PROJECT_ROOT, register_resolvers
 from synthlift.validation import validate_image_config
 
 pytestmark = pytest.mark.slow
@@ -108,17 +106,6 @@ def test_two_seed_multirun_reuses_the_cached_gan_and_reports(tmp_path, shared_ca
     assert {"lift_miou_synthetic_mean", "depth_rmse_reduction_both_mean", "lift_pck_both_mean"} <= set(table)
 
 
-@pytest.fixture(scope="module")
-def composed():
-    register_resolvers()
-
-    def _compose(*overrides: str):
-        with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-            return compose("handsoff", overrides=list(overrides))
-
-    return _compose
-
-
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -131,11 +118,11 @@ def composed():
         ("dataset.num_labeled=3", r"labeler.cv_folds=5 needs at least as many labeled images"),
     ],
 )
-def test_impossible_image_config_values_are_rejected_naming_the_key(composed, override, message):
+def test_impossible_image_config_values_are_rejected_naming_the_key(compose_config, override, message):
     with pytest.raises(ConfigError, match=message):
-        validate_image_config(composed(override))
+        validate_image_config(compose_config("handsoff", override))
 
 
-def test_shipped_image_configs_validate(composed):
+def test_shipped_image_configs_validate(compose_config):
     for overrides in ((), ("dataset=horse",), ("dataset=celebamask", "gan=dcgan"), ("experiment=image_smoke",)):
-        validate_image_config(composed(*overrides))
+        validate_image_config(compose_config("handsoff", *overrides))

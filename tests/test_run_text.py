@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
 from synthlift.errors import ConfigError
-from synthlift.paths import PROJECT_ROOT, job_dirname, register_resolvers
+from synthlift.paths import job_dirname
 from synthlift.validation import validate_text_config
 
 # Small but real: every stage runs, on a few hundred texts, in seconds.
@@ -183,17 +182,6 @@ def test_bad_input_fails_with_a_message_naming_the_problem(tmp_path, shared_cach
     assert record["status"] == "failed" and record["error"]["type"] == "DataError"
 
 
-@pytest.fixture(scope="module")
-def composed():
-    register_resolvers()
-
-    def _compose(*overrides: str):
-        with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-            return compose("config", overrides=list(overrides))
-
-    return _compose
-
-
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -208,12 +196,12 @@ def composed():
         ("augment.ratio=0", r"augment.ratio=0 with augment.name=mix"),
     ],
 )
-def test_impossible_config_values_are_rejected_naming_the_key(composed, override, message):
+def test_impossible_config_values_are_rejected_naming_the_key(compose_config, override, message):
     with pytest.raises(ConfigError, match=message):
-        validate_text_config(composed(override))
+        validate_text_config(compose_config("config", override))
 
 
-def test_every_shipped_config_combination_validates(composed):
+def test_every_shipped_config_combination_validates(compose_config):
     for overrides in (
         (),
         ("tricks=paper", "dataset=mr"),
@@ -221,7 +209,7 @@ def test_every_shipped_config_combination_validates(composed):
         ("embedder=avg_word", "dataset=cr"),
         ("embedder=tfidf_svd", "dataset=amazon_kitchen"),
     ):
-        validate_text_config(composed(*overrides))
+        validate_text_config(compose_config("config", *overrides))
 
 
 def test_job_folder_names_are_stable_short_and_flat():

@@ -29,15 +29,6 @@ CFG = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """On a shared 2-core machine, intra-op threads of a tiny conv net thrash (20x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("size", [32, 64])
 @pytest.mark.parametrize(
     "heads", [{"seg": 5, "keypoints": 4, "depth": 1}, {"seg": 3}, {"depth": 1}, {"seg": 2, "keypoints": 7}]

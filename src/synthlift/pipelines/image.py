@@ -144,8 +144,15 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
     }
 
 
+def compute_device(cfg: DictConfig) -> torch.device:
+    """Where the stages outside Lightning (inversion, labeler, generation) run: the trainer's accelerator."""
+    wants_gpu = str(cfg.trainer.accelerator) in ("gpu", "cuda", "auto")
+    return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+
 def _trained_generator(cfg: DictConfig, split: ImageSplit) -> tuple[ImageGenerator, torch.nn.Module, Path]:
-    """The EMA generator and the discriminator, trained once per (data, GAN config) and cached."""
+    """The EMA generator and the discriminator, trained once per (data, GAN config) and cached, on the
+    run's device."""
     data_key = {
         k: v for k, v in OmegaConf.to_container(cfg.dataset, resolve=True).items() if k not in ("seed", "num_labeled")
     }  # the unlabeled pool depends on neither
@@ -158,7 +165,7 @@ def _trained_generator(cfg: DictConfig, split: ImageSplit) -> tuple[ImageGenerat
         seed=int(cfg.gan.seed),
     )
     log.info("%s image GAN %s", "Trained" if created else "Reusing cached", path.name)
-    gan = load_image_gan(path)
+    gan = load_image_gan(path).to(compute_device(cfg))
     return gan.generator_ema.eval(), gan.discriminator.eval(), path
 
 
@@ -206,7 +213,7 @@ def _trained_encoder(cfg, generator, perceptual, split: ImageSplit, gan_path: Pa
     log.info("%s inversion encoder %s", "Trained" if created else "Reusing cached", path.name)
     encoder = build()
     encoder.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return encoder.eval()
+    return encoder.to(next(generator.parameters()).device).eval()
 
 
 def _labeled_latents(cfg, encoder, generator, perceptual, images: torch.Tensor) -> torch.Tensor:
@@ -248,6 +255,7 @@ def _trained_labeler(cfg, generator, latents, targets, num_classes: int, seed: i
         hidden=tuple(cfg.labeler.hidden),
         seed=seed,
     )
+    labeler.to(next(generator.parameters()).device)
     train_labeler(labeler, generator, latents, targets, seed=seed, **_labeler_training(cfg))
     return labeler.eval()
 
@@ -256,7 +264,7 @@ def _generate(cfg, labeler, generator, seed: int) -> dict[str, torch.Tensor]:
     """`num_synthetic` fresh latents, labeled by the ensemble (one synthesis pass per batch)."""
     with torch.no_grad():
         z = torch.randn(int(cfg.num_synthetic), generator.z_dim, generator=torch.Generator().manual_seed(seed + 7))
-        w = generator.mapping(z)
+        w = generator.mapping(z.to(next(generator.parameters()).device))
     return label_images(
         labeler,
         generator,

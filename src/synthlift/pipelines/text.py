@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,96 @@ def mean_pairwise_distance(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(per_class))
 
 
+@dataclass
+class Embedded:
+    """The split as vectors: what every stage after the embedder works on."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+
+class TextRun:
+    """The stages after embedding, sharing one seed and config so every model of the run is paired."""
+
+    def __init__(self, cfg: DictConfig, data: Embedded):
+        self.cfg = cfg
+        self.data = data
+        self.seed = int(cfg.seed)
+        self.tricks = TrickSettings.from_config(cfg.tricks)
+        self.strategy = augment.strategy(cfg.augment)
+
+    def train_classifier(self, x: np.ndarray, y: np.ndarray):
+        return fit_classifier(x, y, self.data.num_classes, self.cfg.classifier, self.cfg.trainer, self.seed)
+
+    def test_scores(self, model, x: np.ndarray | None = None, y: np.ndarray | None = None) -> dict[str, float]:
+        """Accuracy and F1 on the held-out real test set (or on the given `x`, `y`)."""
+        x, y = (self.data.x_test, self.data.y_test) if x is None else (x, y)
+        return evaluate_classifier(model, x, y, self.data.num_classes)
+
+    def training_set(self, gan: ConditionalEmbeddingGAN | None) -> augment.TrainingSet:
+        """The augmented model's training set; `gan=None` gives the real data (augment=none)."""
+
+        def sampler(labels: np.ndarray) -> np.ndarray:
+            return gan.sample(torch.as_tensor(labels), seed=self.seed).numpy()
+
+        d = self.data
+        return self.strategy(d.x_train, d.y_train, sampler if gan else None, self.cfg.augment, d.num_classes, self.seed)
+
+    def validation_score(self, gan: ConditionalEmbeddingGAN) -> float:
+        """Generator selection's criterion: validation accuracy of a classifier on real + this G's samples."""
+        candidate = self.training_set(gan)
+        return self.test_scores(self.train_classifier(candidate.x, candidate.y), self.data.x_val, self.data.y_val)[
+            "acc"
+        ]
+
+    def train_generator(self, teacher, pretrained: Path | None, loggers: Sequence[Logger]):
+        """(Load the tweet-pretrained weights,) fine-tune on the scarce data, keep the best generator by
+        validation score. Returns the GAN and the selection's metrics."""
+        d, tricks = self.data, self.tricks
+        gan = build_gan(self.cfg.gan, tricks, d.x_train.shape[1], d.num_classes, len(d.y_train), teacher)
+        if pretrained is not None:
+            load_pretrained(gan, pretrained)
+        selection = GeneratorSelection(self.validation_score, tricks.eval_every, tricks.patience)
+        fit_gan(
+            gan,
+            d.x_train,
+            d.y_train,
+            batch_size=int(self.cfg.gan.batch_size),
+            max_epochs=int(self.cfg.gan.max_epochs),
+            trainer_cfg=self.cfg.trainer,
+            seed=self.seed,
+            loggers=loggers,
+            callbacks=[selection] if tricks.early_stopping else [],
+        )
+        if not tricks.early_stopping:
+            return gan, {}
+        return gan, {"selected_epoch": float(selection.best_epoch), "val_acc_selected": selection.best_score}
+
+    def synthetic_diagnostics(self, gan: ConditionalEmbeddingGAN, baseline) -> dict[str, float]:
+        """The paper's second evaluation (the real-only classifier scored on synthetic samples) and diversity."""
+        d = self.data
+        labels = augment.balanced_labels(len(d.y_test), d.num_classes, self.seed + 1)
+        as_test = self.test_scores(baseline, gan.sample(torch.as_tensor(labels), seed=self.seed + 1).numpy(), labels)
+        same_size = augment.balanced_labels(len(d.y_train), d.num_classes, self.seed + 2)
+        diverse = gan.sample(torch.as_tensor(same_size), seed=self.seed + 2).numpy()
+        real_spread = mean_pairwise_distance(d.x_train, d.y_train)
+        synthetic_spread = mean_pairwise_distance(diverse, same_size)
+        return {
+            "synthetic_as_test_acc": as_test["acc"],
+            "diversity_real": real_spread,
+            "diversity_synthetic": synthetic_spread,
+            "diversity_ratio": synthetic_spread / real_spread,
+        }
+
+
 def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger] = ()) -> dict[str, Any]:
     """Run every stage and return the `metrics`, `sizes`, `timings` and `lift_pairs` of results.json."""
     timer = StageTimer()
-    seed = int(cfg.seed)
-    tricks = TrickSettings.from_config(cfg.tricks)
-
     with timer("data"):
         dataset = load_text_dataset(cfg.dataset, data_dir=cfg.paths.data_dir)
         split = make_low_resource_split(
@@ -60,76 +145,50 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
             val_fraction=cfg.dataset.val_fraction,
             train_per_class=cfg.dataset.train_per_class,
             split_seed=cfg.dataset.split_seed,
-            sample_seed=seed,
+            sample_seed=int(cfg.seed),
         )
-    num_classes = len(dataset.class_names)
-    y_train, y_val, y_test = split.train.labels, split.val.labels, split.test.labels
-
     with timer("embed"):
         embedder = build_embedder(cfg.embedder).fit(split.train.texts)
         cache = EmbeddingCache(cfg.paths.cache_dir)
         x_train, x_val, x_test = (cache.encode(embedder, part.texts) for part in (split.train, split.val, split.test))
-
-    def train_classifier(x: np.ndarray, y: np.ndarray):
-        return fit_classifier(x, y, num_classes, cfg.classifier, cfg.trainer, seed)
+    run = TextRun(
+        cfg,
+        Embedded(
+            x_train, split.train.labels, x_val, split.val.labels, x_test, split.test.labels, len(dataset.class_names)
+        ),
+    )
 
     with timer("baseline"):
-        baseline = train_classifier(x_train, y_train)
-        real_only = evaluate_classifier(baseline, x_test, y_test, num_classes)
-
+        baseline = run.train_classifier(x_train, split.train.labels)
+        real_only = run.test_scores(baseline)
     metrics: dict[str, float] = {"acc_real_only": real_only["acc"], "f1_real_only": real_only["f1"]}
-    strategy = augment.strategy(cfg.augment)
+
     gan: ConditionalEmbeddingGAN | None = None
     if augment.uses_synthetic(cfg.augment):
         with timer("gan"):
-            gan = _train_generator(
-                cfg,
-                tricks,
-                x_train,
-                y_train,
-                x_val,
-                y_val,
-                num_classes,
-                baseline,
-                embedder,
-                cache,
-                loggers,
-                train_classifier,
-                metrics,
-            )
-
-    def sampler(labels: np.ndarray) -> np.ndarray:
-        return gan.sample(torch.as_tensor(labels), seed=seed).numpy()
+            pretrained = _pretrained_gan(cfg, run.tricks, embedder, cache, run.data.num_classes)
+            gan, selection = run.train_generator(baseline, pretrained, loggers)
+            metrics.update(selection)
 
     with timer("augmented"):
-        training_set = strategy(x_train, y_train, sampler if gan else None, cfg.augment, num_classes, seed)
-        augmented = train_classifier(training_set.x, training_set.y)
-        scores = evaluate_classifier(augmented, x_test, y_test, num_classes)
+        training_set = run.training_set(gan)
+        scores = run.test_scores(run.train_classifier(training_set.x, training_set.y))
     metrics.update(acc_augmented=scores["acc"], f1_augmented=scores["f1"])
     metrics.update({name: metrics[treated] - metrics[base] for name, (treated, base) in LIFT_PAIRS.items()})
 
     if gan is not None:
         with timer("synthetic_eval"):
-            metrics.update(_synthetic_diagnostics(gan, baseline, x_train, y_train, len(y_test), num_classes, seed))
-            _save_synthetic(
-                run_dir,
-                training_set,
-                len(y_train),
-                dataset.class_names,
-                x_train,
-                y_train,
-                cfg.get("plots", True),
-                seed,
-            )
+            metrics.update(run.synthetic_diagnostics(gan, baseline))
+            _save_synthetic(run_dir, training_set, run.data, dataset.class_names, cfg.get("plots", True), run.seed)
 
     return {
         "metrics": metrics,
         "lift_pairs": LIFT_PAIRS,
         "sizes": {
-            "train_real": len(y_train),
+            "train_real": len(x_train),
             "synthetic": training_set.num_synthetic,
-            "val": len(y_val),
-            "test": len(y_test),
+            "val": len(x_val),
+            "test": len(x_test),
             "dataset_rows": len(dataset),
             "embedding_dim": int(x_train.shape[1]),
         },
@@ -138,99 +197,41 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
     }
 
 
-def _train_generator(
-    cfg,
-    tricks,
-    x_train,
-    y_train,
-    x_val,
-    y_val,
-    num_classes,
-    teacher,
-    embedder,
-    cache,
-    loggers,
-    train_classifier,
-    metrics,
-) -> ConditionalEmbeddingGAN:
-    """(Pretrain on tweets,) fine-tune on the scarce data, keep the best generator by validation score."""
-    gan = build_gan(cfg.gan, tricks, x_train.shape[1], num_classes, len(y_train), teacher)
-    if tricks.pretrain:
-        corpus_cfg = cfg.tricks.pretrain.corpus
+def _pretrained_gan(cfg: DictConfig, tricks: TrickSettings, embedder, cache: EmbeddingCache, num_classes: int):
+    """Path of the GAN pretrained on the tweet corpus (trained once, then cached), or None if the trick is off."""
+    if not tricks.pretrain:
+        return None
+    corpus_cfg = cfg.tricks.pretrain.corpus
 
-        def load_corpus() -> tuple[np.ndarray, np.ndarray]:
-            corpus = load_text_dataset(corpus_cfg, data_dir=cfg.paths.data_dir)
-            return cache.encode(embedder, corpus.texts), corpus.labels
+    def load_corpus() -> tuple[np.ndarray, np.ndarray]:
+        corpus = load_text_dataset(corpus_cfg, data_dir=cfg.paths.data_dir)
+        return cache.encode(embedder, corpus.texts), corpus.labels
 
-        path, created = pretrained_gan_path(
-            cache_dir=cfg.paths.cache_dir,
-            key_parts={"corpus": dict(corpus_cfg), "embedder": embedder.fingerprint()},
-            load_corpus=load_corpus,
-            gan_cfg=cfg.gan,
-            tricks=tricks,
-            num_classes=num_classes,
-            trainer_cfg=cfg.trainer,
-        )
-        log.info("%s pretrained GAN %s", "Trained" if created else "Reusing cached", path.name)
-        load_pretrained(gan, path)
-
-    callbacks = []
-    if tricks.early_stopping:
-        strategy = augment.strategy(cfg.augment)
-
-        def validation_score(module: ConditionalEmbeddingGAN) -> float:
-            def sampler(labels: np.ndarray) -> np.ndarray:
-                return module.sample(torch.as_tensor(labels), seed=int(cfg.seed)).numpy()
-
-            candidate = strategy(x_train, y_train, sampler, cfg.augment, num_classes, int(cfg.seed))
-            model = train_classifier(candidate.x, candidate.y)
-            return evaluate_classifier(model, x_val, y_val, num_classes)["acc"]
-
-        selection = GeneratorSelection(validation_score, tricks.eval_every, tricks.patience)
-        callbacks.append(selection)
-
-    fit_gan(
-        gan,
-        x_train,
-        y_train,
-        batch_size=int(cfg.gan.batch_size),
-        max_epochs=int(cfg.gan.max_epochs),
+    path, created = pretrained_gan_path(
+        cache_dir=cfg.paths.cache_dir,
+        key_parts={"corpus": dict(corpus_cfg), "embedder": embedder.fingerprint()},
+        load_corpus=load_corpus,
+        gan_cfg=cfg.gan,
+        tricks=tricks,
+        num_classes=num_classes,
         trainer_cfg=cfg.trainer,
-        seed=int(cfg.seed),
-        loggers=loggers,
-        callbacks=callbacks,
     )
-    if tricks.early_stopping:
-        metrics.update(selected_epoch=float(selection.best_epoch), val_acc_selected=selection.best_score)
-    return gan
+    log.info("%s pretrained GAN %s", "Trained" if created else "Reusing cached", path.name)
+    return path
 
 
-def _synthetic_diagnostics(gan, baseline, x_train, y_train, n_samples, num_classes, seed) -> dict[str, float]:
-    """The paper's second evaluation (the real-only classifier scored on synthetic samples) and diversity."""
-    labels = augment.balanced_labels(n_samples, num_classes, seed + 1)
-    synthetic = gan.sample(torch.as_tensor(labels), seed=seed + 1).numpy()
-    as_test = evaluate_classifier(baseline, synthetic, labels, num_classes)
-    same_size = augment.balanced_labels(len(y_train), num_classes, seed + 2)
-    diverse = gan.sample(torch.as_tensor(same_size), seed=seed + 2).numpy()
-    real_spread = mean_pairwise_distance(x_train, y_train)
-    synthetic_spread = mean_pairwise_distance(diverse, same_size)
-    return {
-        "synthetic_as_test_acc": as_test["acc"],
-        "diversity_real": real_spread,
-        "diversity_synthetic": synthetic_spread,
-        "diversity_ratio": synthetic_spread / real_spread,
-    }
-
-
-def _save_synthetic(run_dir, training_set, num_real, class_names, x_train, y_train, plots, seed) -> None:
+def _save_synthetic(
+    run_dir: Path, training_set: augment.TrainingSet, data: Embedded, class_names, plots: bool, seed: int
+) -> None:
     """Keep the synthetic set (npz) and a t-SNE of real vs synthetic next to results.json."""
+    num_real = len(data.y_train)
     synthetic_x, synthetic_y = training_set.x[num_real:], training_set.y[num_real:]
     with atomic_path(Path(run_dir) / "synthetic.npz") as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, embeddings=synthetic_x, labels=synthetic_y, class_names=np.array(class_names))
     if plots:
         plot_embedding_tsne(
-            x_train,
-            y_train,
+            data.x_train,
+            data.y_train,
             synthetic_x,
             synthetic_y,
             list(class_names),
