@@ -9,7 +9,7 @@ real images with a perceptual loss, and `optimize_latents` does the per-image re
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +73,24 @@ def _pixel_mse(x_hat: Tensor, x: Tensor) -> Tensor:
     return (x_hat - x).pow(2).flatten(1).mean(1)
 
 
+def _train_encoder(
+    encoder: InversionEncoder, generator: ImageGenerator, steps: int, lr: float, loss: Callable[[], Tensor]
+) -> list[float]:
+    """Adam on the encoder for `steps` steps of `loss()` with G frozen; returns the loss per step."""
+    encoder.to(_device(generator)).train()
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
+    history = []
+    with _frozen(generator):
+        for _ in range(steps):
+            value = loss()
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            history.append(value.item())
+    encoder.eval()
+    return history
+
+
 def train_encoder_on_pairs(
     encoder: InversionEncoder,
     generator: ImageGenerator,
@@ -89,25 +107,19 @@ def train_encoder_on_pairs(
     re-synthesising the predicted w, which targets what inversion is for at the cost of that backward.
     """
     device = _device(generator)
-    encoder.to(device).train()
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
     torch.manual_seed(seed)
-    history = []
-    with _frozen(generator):
-        for _ in range(steps):
-            with torch.no_grad():
-                w = generator.mapping(torch.randn(batch_size, generator.z_dim, device=device))
-                x = generator.synthesis(w)
-            w_hat = encoder(x)
-            loss = F.mse_loss(w_hat, w)
-            if image_loss_weight > 0:
-                loss = loss + image_loss_weight * F.mse_loss(generator.synthesis(w_hat), x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            history.append(loss.item())
-    encoder.eval()
-    return history
+
+    def loss() -> Tensor:
+        with torch.no_grad():
+            w = generator.mapping(torch.randn(batch_size, generator.z_dim, device=device))
+            x = generator.synthesis(w)
+        w_hat = encoder(x)
+        value = F.mse_loss(w_hat, w)
+        if image_loss_weight > 0:
+            value = value + image_loss_weight * F.mse_loss(generator.synthesis(w_hat), x)
+        return value
+
+    return _train_encoder(encoder, generator, steps, lr, loss)
 
 
 def finetune_encoder_perceptual(
@@ -130,24 +142,16 @@ def finetune_encoder_perceptual(
     if steps <= 0:
         return []
     device = _device(generator)
-    encoder.to(device).train()
     perceptual.to(device)
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
     rng = torch.Generator().manual_seed(seed)
     batch_size = min(batch_size, len(real_images))
-    history = []
-    with _frozen(generator):
-        for _ in range(steps):
-            index = torch.randperm(len(real_images), generator=rng)[:batch_size]
-            x = real_images[index].to(device)
-            x_hat = generator.synthesis(encoder(x))
-            loss = perceptual(x_hat, x).mean() + mse_weight * F.mse_loss(x_hat, x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            history.append(loss.item())
-    encoder.eval()
-    return history
+
+    def loss() -> Tensor:
+        x = real_images[torch.randperm(len(real_images), generator=rng)[:batch_size]].to(device)
+        x_hat = generator.synthesis(encoder(x))
+        return perceptual(x_hat, x).mean() + mse_weight * F.mse_loss(x_hat, x)
+
+    return _train_encoder(encoder, generator, steps, lr, loss)
 
 
 def optimize_latents(

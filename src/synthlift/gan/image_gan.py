@@ -18,8 +18,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from synthlift.cache import fingerprint, get_or_create
-from synthlift.errors import DataError, GANDivergedError
+from synthlift.errors import DataError
 from synthlift.gan.diffaugment import diff_augment, parse_policy
+from synthlift.gan.divergence import check_finite
 from synthlift.gan.image_base import ImageGenerator
 from synthlift.gan.image_generators import Discriminator, build_discriminator, build_image_generator
 from synthlift.trainer import make_trainer
@@ -121,11 +122,9 @@ class ImageGAN(LightningModule):
             ema.copy_(live)
 
     def _check_finite(self, which: str, loss: Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise GANDivergedError(
-                f"GAN diverged: the {which} loss became {loss.item()} at step {self.iterations}. "
-                "Lower gan.lr, or turn on gan.r1_gamma or gan.diffaugment."
-            )
+        check_finite(
+            loss, which, f"step {self.iterations}", "Lower gan.lr, or turn on gan.r1_gamma or gan.diffaugment."
+        )
 
     @torch.no_grad()
     def sample(self, n: int, seed: int, batch_size: int = 256) -> Tensor:

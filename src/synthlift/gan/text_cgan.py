@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
-from synthlift.errors import GANDivergedError
+from synthlift.gan.divergence import check_finite
 from synthlift.gan.tricks import TrickSettings
 
 
@@ -151,11 +151,12 @@ class ConditionalEmbeddingGAN(LightningModule):
             self.log(f"train/g_{name}", value, on_step=False, on_epoch=True)
 
     def _check_finite(self, which: str, loss: Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise GANDivergedError(
-                f"GAN diverged: the {which} loss became {loss.item()} at epoch {self.current_epoch}, "
-                f"step {self.global_step}. Lower gan.lr_generator/gan.lr_discriminator or change the tricks."
-            )
+        check_finite(
+            loss,
+            which,
+            f"epoch {self.current_epoch}, step {self.global_step}",
+            "Lower gan.lr_generator/gan.lr_discriminator or change the tricks.",
+        )
 
     @torch.no_grad()
     def sample(self, labels: Tensor, seed: int) -> Tensor:
