@@ -124,5 +124,13 @@ def test_impossible_image_config_values_are_rejected_naming_the_key(compose_conf
 
 
 def test_shipped_image_configs_validate(compose_config):
-    for overrides in ((), ("dataset=horse",), ("dataset=celebamask", "gan=dcgan"), ("experiment=image_smoke",)):
-        validate_image_config(compose_config("handsoff", *overrides))
+    for overrides in (
+        (),
+        ("dataset=horse",),
+        ("dataset=celebamask", "gan=dcgan"),
+        ("experiment=image_smoke",),
+        ("experiment=handsoff_table",),
+    ):
+        cfg = compose_config("handsoff", *overrides)
+        validate_image_config(cfg)
+        assert cfg.track == "image" and cfg.gan.resolution == cfg.dataset.resolution == 32

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from synthlift.errors import ConfigError
-from synthlift.paths import job_dirname
+from synthlift.paths import PROJECT_ROOT, job_dirname
 from synthlift.validation import validate_text_config
 
 # Small but real: every stage runs, on a few hundred texts, in seconds.
@@ -201,15 +201,30 @@ def test_impossible_config_values_are_rejected_naming_the_key(compose_config, ov
         validate_text_config(compose_config("config", override))
 
 
-def test_every_shipped_config_combination_validates(compose_config):
-    for overrides in (
-        (),
-        ("tricks=paper", "dataset=mr"),
-        ("tricks=none", "augment=none", "classifier=mlp"),
-        ("embedder=avg_word", "dataset=cr"),
-        ("embedder=tfidf_svd", "dataset=amazon_kitchen"),
-    ):
-        validate_text_config(compose_config("config", *overrides))
+def test_every_shipped_text_config_validates(compose_config):
+    """Each dataset, embedder, tricks, augment, classifier and experiment option passes start-up checks."""
+    conf = PROJECT_ROOT / "conf"
+    text_datasets = [p.stem for p in (conf / "dataset").glob("*.yaml") if "defaults: [_text]" in p.read_text()]
+    assert len(text_datasets) == 11
+    options = [f"dataset={d}" for d in text_datasets if d not in ("file", "hf")]
+    options += [
+        f"{group}={p.stem}"
+        for group in ("embedder", "tricks", "augment", "classifier")
+        for p in (conf / group).glob("[!_]*.yaml")
+        if group != "tricks" or p.stem != "handsoff"
+    ]
+    options += [
+        "experiment=paper_mr",
+        "experiment=paper_cr",
+        "experiment=ablation_tricks",
+        "experiment=low_resource_curve",
+        "experiment=smoke",
+    ]
+    for option in options:
+        cfg = compose_config("config", option)
+        validate_text_config(cfg)
+        group, choice = option.split("=")
+        assert cfg.track == "text" and (group != "dataset" or cfg.dataset.name == choice)
 
 
 def test_job_folder_names_are_stable_short_and_flat():
