@@ -43,7 +43,7 @@ def test_single_seed_has_only_a_mean():
 def test_no_seeds_is_all_nan():
     summary = summarize_paired([], [])
     assert summary.n == 0 and math.isnan(summary.mean)
-    assert verdict(summary) == "too few seeds"
+    assert verdict(summary) == "not measured"
 
 
 def test_identical_differences_give_zero_width_interval_and_undefined_p():

@@ -18,9 +18,15 @@ from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from synthlift.io import atomic_path
-from synthlift.stats import HELPS, HURTS, NO_DIFFERENCE, TOO_FEW_SEEDS, LiftSummary, verdict
+from synthlift.stats import HELPS, HURTS, NO_DIFFERENCE, NOT_MEASURED, TOO_FEW_SEEDS, LiftSummary, verdict
 
-VERDICT_COLORS = {HELPS: "#2e7d32", HURTS: "#c62828", NO_DIFFERENCE: "#757575", TOO_FEW_SEEDS: "#bdbdbd"}
+VERDICT_COLORS = {
+    HELPS: "#2e7d32",
+    HURTS: "#c62828",
+    NO_DIFFERENCE: "#757575",
+    TOO_FEW_SEEDS: "#bdbdbd",
+    NOT_MEASURED: "#eeeeee",
+}
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:

@@ -18,6 +18,7 @@ HELPS = "helps"
 HURTS = "hurts"
 NO_DIFFERENCE = "no significant difference"
 TOO_FEW_SEEDS = "too few seeds"
+NOT_MEASURED = "not measured"  # the configuration has no such metric (e.g. keypoints on a mask-only dataset)
 
 # Differences closer than this (relative to the metric's scale) count as identical: accuracies
 # on a test set of N items differ by multiples of 1/N, far above it, while float rounding of
@@ -71,6 +72,8 @@ def summarize_paired(treated: Sequence[float], baseline: Sequence[float], confid
 
 def verdict(summary: LiftSummary) -> str:
     """Plain verdict from the CI alone, so it agrees with what the error bars show."""
+    if summary.n == 0:
+        return NOT_MEASURED
     if summary.n < 2:
         return TOO_FEW_SEEDS
     if summary.ci_low > 0:
