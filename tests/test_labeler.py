@@ -16,7 +16,7 @@ from synthlift.labeler import (
     ensemble_js_divergence,
     filter_uncertain,
     hypercolumns,
-    iter_pixel_batches,
+    iter_hypercolumn_chunks,
     label_images,
     measure_peak_training_memory,
     train_labeler,
@@ -95,10 +95,11 @@ def test_pixel_batches_cover_every_pixel_once_with_matching_targets(generator):
     hc = hypercolumns(generator, w, size)
     heat = keypoint_heatmaps(keypoints, size, size, sigma)
     seen = []
-    for features, pixel_targets in iter_pixel_batches(
-        generator, w, targets, images_per_chunk=2, pixels_per_batch=24, seed=0, heatmap_sigma=sigma
-    ):
-        assert len(features) <= 24
+    chunks = iter_hypercolumn_chunks(
+        generator, w, targets, images_per_chunk=2, size=size, heatmap_sigma=sigma, rng=torch.Generator().manual_seed(0)
+    )
+    for features, pixel_targets in chunks:
+        assert len(features) <= 2 * size * size  # never more than one chunk of images at a time
         ids = pixel_targets["depth"].long()
         i, y, x = ids // (size * size), ids // size % size, ids % size
         torch.testing.assert_close(features, hc[i, :, y, x])
@@ -111,11 +112,11 @@ def test_pixel_batches_cover_every_pixel_once_with_matching_targets(generator):
 
 def test_mismatched_targets_are_rejected(generator):
     w = latents(4, 0)
-    with pytest.raises(DataError):
-        list(iter_pixel_batches(generator, w, {"seg": torch.zeros(3, 8, 8, dtype=torch.long)}))
-    with pytest.raises(ConfigError):
-        list(iter_pixel_batches(generator, w, {"normals": torch.zeros(4, 8, 8)}))
     labeler = PixelLabeler(generator.hypercolumn_dim, num_classes=2, num_members=1)
+    with pytest.raises(DataError):  # 3 masks for 4 latents
+        train_labeler(labeler, generator, w, {"seg": torch.zeros(3, 8, 8, dtype=torch.long)}, epochs=1)
+    with pytest.raises(ConfigError):  # a task the labeler has no head for
+        train_labeler(labeler, generator, w, {"normals": torch.zeros(4, 8, 8)}, epochs=1)
     with pytest.raises(ConfigError):
         train_labeler(labeler, generator, w, {"depth": torch.zeros(4, 8, 8)}, epochs=1)
 

@@ -101,7 +101,7 @@ def _pixel_targets(targets: dict[str, Tensor], index: Tensor, size: int, sigma: 
     return out
 
 
-def _iter_chunks(
+def iter_hypercolumn_chunks(
     generator: ImageGenerator,
     latents: Tensor,
     targets: dict[str, Tensor],
@@ -118,38 +118,6 @@ def _iter_chunks(
     for index in order.split(images_per_chunk):
         _, features = _synthesize(generator, latents[index.to(latents.device)], size)
         yield features.reshape(-1, features.shape[-1]), _pixel_targets(targets, index, size, heatmap_sigma)
-
-
-def iter_pixel_batches(
-    generator: ImageGenerator,
-    latents: Tensor,
-    targets: dict[str, Tensor],
-    *,
-    images_per_chunk: int = 8,
-    pixels_per_batch: int = 2048,
-    seed: int = 0,
-    heatmap_sigma: float = 1.5,
-) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
-    """One pass over all labeled pixels as shuffled (features (P, D), {task: per-pixel target}) batches.
-
-    Images are visited in random order and pixels are shuffled within each chunk of images: the shuffle
-    is local to a chunk, which is the price of never holding the whole hypercolumn table.
-    Keypoint targets are Gaussian heatmap values (K per pixel), depth targets the depth value.
-    """
-    size = _label_size(generator, targets, len(latents))
-    rng = torch.Generator().manual_seed(seed)
-    chunks = _iter_chunks(
-        generator,
-        latents,
-        targets,
-        images_per_chunk=images_per_chunk,
-        size=size,
-        heatmap_sigma=heatmap_sigma,
-        rng=rng,
-    )
-    for features, pixel_targets in chunks:
-        for index in torch.randperm(len(features), generator=rng).split(pixels_per_batch):
-            yield features[index], {task: value[index] for task, value in pixel_targets.items()}
 
 
 class _PixelMLP(nn.Module):
@@ -269,7 +237,7 @@ def train_labeler(
     for epoch in range(epochs):
         sums = dict.fromkeys(["loss", *labeler.heads], 0.0)
         steps = 0
-        chunks = _iter_chunks(
+        chunks = iter_hypercolumn_chunks(
             generator,
             latents,
             targets,
