@@ -14,6 +14,7 @@ import pytest
 
 from synthlift.errors import ConfigError
 from synthlift.paths import PROJECT_ROOT, job_dirname
+from synthlift.results import archive_stale_results, finished_results, write_results
 from synthlift.validation import validate_text_config
 
 # Small but real: every stage runs, on a few hundred texts, in seconds.
@@ -234,3 +235,15 @@ def test_job_folder_names_are_stable_short_and_flat():
     long = ",".join(f"key{i}=value{i}" for i in range(40))
     assert len(job_dirname(long)) <= 120 and job_dirname(long) == job_dirname(long)
     assert job_dirname(long) != job_dirname(long + ",seed=1")
+
+
+def test_a_changed_config_never_overwrites_finished_results(tmp_path):
+    write_results(tmp_path, {"status": "ok", "config_fingerprint": "old", "finished_at": "2026-01-01T00:00:00"})
+    assert finished_results(tmp_path, "old") is not None and finished_results(tmp_path, "new") is None
+    assert archive_stale_results(tmp_path, "old") is None  # same config: it is reused, not archived
+    stale = archive_stale_results(tmp_path, "new")
+    assert stale == tmp_path / "results.stale-2026-01-01T00-00-00.json"
+    assert json.loads(stale.read_text())["config_fingerprint"] == "old"
+    assert not (tmp_path / "results.json").exists()
+    write_results(tmp_path, {"status": "failed", "config_fingerprint": "x"})
+    assert archive_stale_results(tmp_path, "new") is None  # failed runs are simply rerun

@@ -55,6 +55,22 @@ def read_results(path: str | Path) -> dict[str, Any]:
         return json.load(handle)
 
 
+def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path | None:
+    """Before a job reruns in a folder whose finished results came from another config, move them aside
+    (`results.stale-<finished_at>.json`) so a changed config never overwrites measured results."""
+    path = Path(run_dir) / RESULTS_FILE
+    try:
+        record = read_results(path)
+    except (OSError, json.JSONDecodeError):
+        return None
+    if record.get("status") != "ok" or record.get("config_fingerprint") == config_fingerprint:
+        return None
+    stamp = str(record.get("finished_at", "unknown")).replace(":", "-")
+    target = path.with_name(f"results.stale-{stamp}.json")
+    path.replace(target)
+    return target
+
+
 def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, Any] | None:
     """The run's earlier record if it finished ok with the same config, else None (so it reruns)."""
     path = Path(run_dir) / RESULTS_FILE

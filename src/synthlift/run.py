@@ -22,7 +22,13 @@ from omegaconf import DictConfig, OmegaConf
 from synthlift.cache import fingerprint
 from synthlift.errors import ConfigError, SynthliftError
 from synthlift.paths import PROJECT_ROOT, register_resolvers
-from synthlift.results import NON_SEMANTIC_KEYS, finished_results, package_versions, write_results
+from synthlift.results import (
+    NON_SEMANTIC_KEYS,
+    archive_stale_results,
+    finished_results,
+    package_versions,
+    write_results,
+)
 from synthlift.tracking import build_loggers, log_run
 
 log = logging.getLogger("synthlift.run")
@@ -49,6 +55,8 @@ def execute(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, A
     if cfg.get("resume", True) and (done := finished_results(run_dir, fingerprint_)):
         log.info("Already finished with this config, skipping: %s", run_dir / "results.json")
         return done
+    if stale := archive_stale_results(run_dir, fingerprint_):
+        log.warning("Finished results of a different config kept as %s", stale)
     record: dict[str, Any] = {
         "status": "failed",
         "error": None,
