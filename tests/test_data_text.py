@@ -212,23 +212,17 @@ def test_missing_package(tmp_path):
         load_text_dataset(make_cfg(source="pkg://no-such-dist-xyz/data.csv"))
 
 
-def test_missing_text_column(tmp_path):
-    path = write_csv(tmp_path / "t.csv", TEXTS, LABELS, text_col="review")
-    with pytest.raises(
-        DataError,
-        match=r"t\.csv: no column 'text'; the columns are \['review', 'label'\]\. "
-        r"Set dataset\.text_column",
-    ):
-        load_text_dataset(make_cfg(source=str(path)))
-
-
-def test_missing_label_column(tmp_path):
-    path = write_csv(tmp_path / "t.csv", TEXTS, LABELS, label_col="stars")
-    with pytest.raises(
-        DataError,
-        match=r"t\.csv: no column 'label'; the columns are \['text', 'stars'\]\. "
-        r"Set dataset\.label_column",
-    ):
+@pytest.mark.parametrize(
+    ("renamed", "missing", "present", "key"),
+    [
+        ({"text_col": "review"}, "text", "'review', 'label'", "text_column"),
+        ({"label_col": "stars"}, "label", "'text', 'stars'", "label_column"),
+    ],
+)
+def test_missing_column(tmp_path, renamed, missing, present, key):
+    path = write_csv(tmp_path / "t.csv", TEXTS, LABELS, **renamed)
+    message = rf"t\.csv: no column '{missing}'; the columns are \[{present}\]\. Set dataset\.{key}"
+    with pytest.raises(DataError, match=message):
         load_text_dataset(make_cfg(source=str(path)))
 
 

@@ -247,3 +247,14 @@ def test_a_changed_config_never_overwrites_finished_results(tmp_path):
     assert not (tmp_path / "results.json").exists()
     write_results(tmp_path, {"status": "failed", "config_fingerprint": "x"})
     assert archive_stale_results(tmp_path, "new") is None  # failed runs are simply rerun
+
+
+def test_pretraining_never_sees_the_runs_validation_or_test_texts(tmp_path, shared_cache_dir):
+    """Target data and pretraining corpus are the same file here: every held-out text must be removed."""
+    args = ["experiment=smoke", "dataset=sentiment140_random", "tricks=paper", "tricks.pretrain.corpus.max_rows=null"]
+    proc = run_cli(*args, workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record, _ = only_results(tmp_path)
+    held_out = record["sizes"]["val"] + record["sizes"]["test"]
+    assert held_out == 180
+    assert f"Pretraining corpus: dropped {held_out} texts of the validation/test set" in proc.stdout + proc.stderr

@@ -23,11 +23,9 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
-from synthlift.data.images import keypoint_heatmaps
+from synthlift.data.images import TASKS, keypoint_heatmaps
 from synthlift.errors import ConfigError, DataError
 from synthlift.gan.image_base import ImageGenerator
-
-TASKS = ("seg", "keypoints", "depth")
 
 
 def _device(module: nn.Module) -> torch.device:

@@ -672,7 +672,7 @@ def _read_png_folder(root: Path, class_names: list[str], resolution: int) -> Ima
         lonely, partner = (
             (image_files[stem], mask_dir / f"{stem}.png")
             if stem in image_files
-            else (mask_files[stem], image_dir / f"{stem}.png")
+            else (mask_files[stem], image_dir / f"{stem}{{{','.join(_IMAGE_SUFFIXES)}}}")
         )
         raise DataError(
             f"{lonely} has no partner {partner} ({len(unmatched)} unmatched file(s) in all): every image "

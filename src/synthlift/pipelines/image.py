@@ -10,6 +10,7 @@ metric(real only) is a paired measurement. For errors (depth RMSE/AbsRel) the li
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Sequence
@@ -18,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
@@ -88,6 +88,7 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
     with timer("data"):
         split = load_image_dataset(cfg.dataset, data_dir=cfg.paths.data_dir)
     class_names = list(split.labeled.labels.class_names)
+    real_images, test_images = to_tensor_images(split.labeled.images), to_tensor_images(split.test.images)
     metrics: dict[str, float] = {}
 
     with timer("gan"):
@@ -95,11 +96,10 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
     with timer("inversion"):
         perceptual = build_perceptual(cfg.tricks.perceptual, discriminator)
         encoder = _trained_encoder(cfg, generator, perceptual, split, gan_path)
-        test_images = to_tensor_images(split.test.images)
         metrics.update(
             reconstruction_quality(encoder, generator, test_images, perceptual, int(cfg.inversion.eval_batch_size))
         )
-        latents = _labeled_latents(cfg, encoder, generator, perceptual, to_tensor_images(split.labeled.images))
+        latents = _labeled_latents(cfg, encoder, generator, perceptual, real_images)
 
     real_labels = label_tensors(split.labeled)
     targets = {"seg": real_labels["masks"], "keypoints": real_labels["keypoints"], "depth": real_labels["depth"]}
@@ -125,7 +125,11 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
         _save_synthetic(run_dir, kept, class_names, bool(cfg.get("plots", True)))
 
     with timer("downstream"):
-        metrics.update(_downstream(cfg, split, real_labels, kept, class_names, seed))
+        metrics.update(
+            _downstream(
+                cfg, (real_images, real_labels), (test_images, label_tensors(split.test)), kept, class_names, seed
+            )
+        )
 
     pairs = lift_pairs(list(metrics))
     metrics.update({name: metrics[treated] - metrics[base] for name, (treated, base) in pairs.items()})
@@ -153,12 +157,12 @@ def compute_device(cfg: DictConfig) -> torch.device:
 def _trained_generator(cfg: DictConfig, split: ImageSplit) -> tuple[ImageGenerator, torch.nn.Module, Path]:
     """The EMA generator and the discriminator, trained once per (data, GAN config) and cached, on the
     run's device."""
-    data_key = {
-        k: v for k, v in OmegaConf.to_container(cfg.dataset, resolve=True).items() if k not in ("seed", "num_labeled")
-    }  # the unlabeled pool depends on neither
+    pool = split.unlabeled.images
+    # Keyed on the pool's pixels: settings that leave the pool alone (test size, labeled draw) reuse the GAN.
+    pool_key = {"pool_sha256": hashlib.sha256(pool.tobytes()).hexdigest(), "shape": list(pool.shape)}
     path, created = trained_image_gan_path(
         cache_dir=cfg.paths.cache_dir,
-        key_parts={"data": data_key, "num_images": len(split.unlabeled)},
+        key_parts=pool_key,
         images_fn=lambda: to_tensor_images(split.unlabeled.images),
         gan_cfg=OmegaConf.to_container(cfg.gan, resolve=True),
         trainer_cfg=cfg.trainer,
@@ -297,10 +301,11 @@ def _save_synthetic(run_dir: Path, kept: dict[str, torch.Tensor], class_names: l
         )
 
 
-def _downstream(cfg, split: ImageSplit, real_labels, kept, class_names: list[str], seed: int) -> dict[str, float]:
-    """U-Nets on real only / synthetic only / both, evaluated on the real test set."""
+def _downstream(cfg, real, test, kept, class_names: list[str], seed: int) -> dict[str, float]:
+    """U-Nets on real only / synthetic only / both, evaluated on the real test set; `real` and `test` are
+    (images, label tensors) pairs."""
     num_classes = len(class_names)
-    real_images = to_tensor_images(split.labeled.images)
+    (real_images, real_labels), (test_images, test_labels) = real, test
     synthetic_labels = {"masks": kept["seg"].long(), "keypoints": kept.get("keypoints"), "depth": kept.get("depth")}
     synthetic_labels = {k: (v if real_labels[k] is not None else None) for k, v in synthetic_labels.items()}
     both_labels = {k: None if v is None else torch.cat([v, synthetic_labels[k]]) for k, v in real_labels.items()}
@@ -310,7 +315,6 @@ def _downstream(cfg, split: ImageSplit, real_labels, kept, class_names: list[str
         "both": (torch.cat([real_images, kept["images"]]), both_labels),
     }
     heads = dense_heads(real_labels, num_classes)
-    test_images, test_labels = to_tensor_images(split.test.images), label_tensors(split.test)
     metrics: dict[str, float] = {}
     for variant, (images, labels) in training_sets.items():
         model = fit_dense_model(images, labels, heads, cfg.downstream, cfg.trainer, seed)
@@ -327,6 +331,5 @@ def _downstream(cfg, split: ImageSplit, real_labels, kept, class_names: list[str
 def _merged_face_miou(model, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 64) -> float:
     """mIoU on the standard merged face classes (left/right parts and accessories folded together)."""
     predicted = torch.cat([model(batch)["seg"].argmax(1) for batch in images.split(batch_size)])
-    merged = merge_face_classes(predicted)
-    logits = F.one_hot(merged, len(FACE_MERGED_CLASSES)).permute(0, 3, 1, 2).float()
-    return dense_metrics({"seg": logits}, {"masks": merge_face_classes(masks)}, len(FACE_MERGED_CLASSES))["miou"]
+    merged = {"seg": merge_face_classes(predicted)}  # class ids: the metric takes them as they are
+    return dense_metrics(merged, {"masks": merge_face_classes(masks)}, len(FACE_MERGED_CLASSES))["miou"]

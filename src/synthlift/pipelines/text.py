@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import Logger
 
 from synthlift import augment
+from synthlift.cache import fingerprint
 from synthlift.data.splits import make_low_resource_split
 from synthlift.data.text import load_text_dataset
 from synthlift.downstream.classifier import evaluate_classifier, fit_classifier
@@ -166,7 +167,8 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
     gan: ConditionalEmbeddingGAN | None = None
     if augment.uses_synthetic(cfg.augment):
         with timer("gan"):
-            pretrained = _pretrained_gan(cfg, run.tricks, embedder, cache, run.data.num_classes)
+            held_out = set(split.val.texts) | set(split.test.texts)
+            pretrained = _pretrained_gan(cfg, run.tricks, embedder, cache, run.data.num_classes, held_out)
             gan, selection = run.train_generator(baseline, pretrained, loggers)
             metrics.update(selection)
 
@@ -197,19 +199,33 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
     }
 
 
-def _pretrained_gan(cfg: DictConfig, tricks: TrickSettings, embedder, cache: EmbeddingCache, num_classes: int):
-    """Path of the GAN pretrained on the tweet corpus (trained once, then cached), or None if the trick is off."""
+def _pretrained_gan(
+    cfg: DictConfig, tricks: TrickSettings, embedder, cache: EmbeddingCache, num_classes: int, held_out: set[str]
+):
+    """Path of the GAN pretrained on the tweet corpus (trained once, then cached), or None if the trick is off.
+
+    Corpus texts that are in the run's validation or test set are dropped first: when the corpus and the
+    target data overlap (e.g. `dataset=sentiment140_random tricks=paper`), pretraining must not see them.
+    """
     if not tricks.pretrain:
         return None
     corpus_cfg = cfg.tricks.pretrain.corpus
 
     def load_corpus() -> tuple[np.ndarray, np.ndarray]:
         corpus = load_text_dataset(corpus_cfg, data_dir=cfg.paths.data_dir)
+        keep = [i for i, text in enumerate(corpus.texts) if text not in held_out]
+        if len(keep) < len(corpus):
+            log.info("Pretraining corpus: dropped %d texts of the validation/test set", len(corpus) - len(keep))
+        corpus = corpus.subset(keep)
         return cache.encode(embedder, corpus.texts), corpus.labels
 
     path, created = pretrained_gan_path(
         cache_dir=cfg.paths.cache_dir,
-        key_parts={"corpus": dict(corpus_cfg), "embedder": embedder.fingerprint()},
+        key_parts={
+            "corpus": dict(corpus_cfg),
+            "embedder": embedder.fingerprint(),
+            "held_out": fingerprint(sorted(held_out)),
+        },
         load_corpus=load_corpus,
         gan_cfg=cfg.gan,
         tricks=tricks,
