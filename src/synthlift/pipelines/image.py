@@ -189,7 +189,9 @@ def _trained_encoder(cfg, generator, perceptual, split: ImageSplit, gan_path: Pa
         return InversionEncoder(generator.mean_w(), int(enc.width), int(enc.num_downsamples), int(enc.hidden_dim))
 
     def create(tmp: Path) -> None:
-        encoder = build()
+        with torch.random.fork_rng(devices=[]):  # initial weights set by the seed, whatever ran before
+            torch.manual_seed(int(cfg.gan.seed))
+            encoder = build()
         train_encoder_on_pairs(
             encoder,
             generator,
