@@ -90,7 +90,9 @@ def pretrained_gan_path(
     def create(tmp: Path) -> None:
         x, y = load_corpus()
         log.info("Pretraining the GAN on %d corpus examples for %d epochs", len(y), tricks.pretrain_epochs)
-        gan = build_gan(gan_cfg, pretrain_tricks, x.shape[1], num_classes, len(y))
+        with torch.random.fork_rng(devices=[]):  # initial weights set by the seed, whatever ran before
+            torch.manual_seed(tricks.pretrain_seed)
+            gan = build_gan(gan_cfg, pretrain_tricks, x.shape[1], num_classes, len(y))
         fit_gan(
             gan,
             x,
