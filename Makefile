@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup run test lint bench report clean
+.PHONY: setup run test test-fast lint bench report clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
+
+# The edit loop: everything but the end-to-end CLI runs (`slow`).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -12,8 +12,8 @@ import resource
 import pandas as pd
 
 from benchmarks import image, text
-from synthlift.io import atomic_write_json
-from synthlift.paths import PROJECT_ROOT
+from synthlift.core.io import atomic_write_json
+from synthlift.core.paths import PROJECT_ROOT
 
 TRACKS = {"text": text, "image": image}
 

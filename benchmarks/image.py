@@ -7,27 +7,25 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Sequence
 
 import torch
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 
-from synthlift.downstream.unet import fit_dense_model
-from synthlift.gan.image_gan import build_image_gan, fit_image_gan
-from synthlift.labeler import measure_peak_training_memory
+from synthlift.augment.base import TrainingPhase, TrainingPlan
+from synthlift.data.image.examples import DenseExamples
+from synthlift.downstream.unet import DenseUNet
+from synthlift.generators.image.base import ImageGenerator
+from synthlift.generators.image.discriminator import Discriminator
+from synthlift.generators.image.gan import ImageGAN
+from synthlift.generators.image.stylegan import StyleGenerator
+from synthlift.labeler.ensemble import PixelLabeler, train_labeler
+from synthlift.labeler.hypercolumns import module_device
 
 TRAINER = {"accelerator": "cpu", "devices": 1}
-GAN_CFG = {
-    "arch": "style",
-    "resolution": 32,
-    "base_channels": 16,
-    "max_channels": 64,
-    "convs_per_block": 1,
-    "d_base_channels": 16,
-    "d_max_channels": 64,
-    "r1_gamma": 0.01,
-    "diffaugment": "color,translation,cutout",
-}
-UNET_CFG = {"base_channels": 16, "depth": 3, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 16, "heatmap_sigma": 1.5}
 
 
 def timed(fn) -> float:
@@ -39,8 +37,14 @@ def timed(fn) -> float:
 def run(quick: bool) -> list[dict]:
     steps = 10 if quick else 40
     images = torch.rand(256, 3, 32, 32) * 2 - 1
-    gan = build_image_gan(GAN_CFG)
-    gan_s = timed(lambda: fit_image_gan(gan, images, batch_size=32, max_steps=steps, trainer_cfg=TRAINER, seed=0))
+    gan = ImageGAN(
+        functools.partial(StyleGenerator, 32, base_channels=16, max_channels=64, convs_per_block=1),
+        functools.partial(Discriminator, 32, base_channels=16, max_channels=64),
+        r1_gamma=0.01,
+        batch_size=32,
+        max_steps=steps,
+    )
+    gan_s = timed(lambda: gan.fit(images, TRAINER))
     rows = [
         {
             "stage": "image GAN training (style 16/64, 32 px, batch 32)",
@@ -59,11 +63,9 @@ def run(quick: bool) -> list[dict]:
                 {"stage": f"labeler training peak, {mode}", "n": n, "seconds": 0.0, "rate": f"{peak / 2**20:.1f} MiB"}
             )
     masks = torch.randint(0, 4, (64, 32, 32))
-    unet_s = timed(
-        lambda: fit_dense_model(
-            images[:64], {"masks": masks}, {"seg": 4}, {**UNET_CFG, "max_steps": steps}, TRAINER, seed=0
-        )
-    )
+    examples = DenseExamples(images[:64], {"masks": masks, "keypoints": None, "depth": None})
+    unet = DenseUNet(base_channels=16, depth=3, lr=1e-3, weight_decay=1e-4, batch_size=16, max_steps=steps)
+    unet_s = timed(lambda: unet.fit(TrainingPlan((TrainingPhase(examples),)), {"seg": 4}, TRAINER, seed=0))
     rows.append(
         {
             "stage": "U-Net training (base 16, 32 px, batch 16)",
@@ -73,3 +75,60 @@ def run(quick: bool) -> list[dict]:
         }
     )
     return rows
+
+
+def _profiled_peak_bytes(prof: profile) -> int:
+    """Peak of the running sum of CPU allocator events above the level when profiling started.
+
+    The profiler sees every allocation of torch's CPU allocator (tensor storage, autograd buffers,
+    optimiser state); tracemalloc does not, because torch allocates outside Python's allocator.
+    """
+    events = prof.profiler.kineto_results.events()
+    allocations = sorted(
+        (e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]" and e.device_type() == DeviceType.CPU
+    )
+    current = peak = 0
+    for _, nbytes in allocations:
+        current += nbytes
+        peak = max(peak, current)
+    return peak
+
+
+def measure_peak_training_memory(
+    generator: ImageGenerator,
+    num_labeled: int,
+    *,
+    images_per_chunk: int = 4,
+    pixels_per_batch: int = 1024,
+    num_members: int = 2,
+    hidden: Sequence[int] = (256, 32),
+    epochs: int = 1,
+    num_classes: int = 2,
+    size: int | None = None,
+    seed: int = 0,
+) -> int:
+    """Peak bytes that `train_labeler` allocates on top of its inputs, for `num_labeled` random images.
+
+    Inputs (latents, masks) and the labeler are created before measuring: they are the same for any
+    training loop. `images_per_chunk=num_labeled` reproduces DatasetGAN's materialised table.
+    On CUDA this reads the allocator's peak statistics; on the CPU it replays the profiler's allocation
+    events (see `_profiled_peak_bytes`).
+    """
+    size = size or generator.resolution
+    device = module_device(generator)
+    latents = generator.random_latents(num_labeled, seed)
+    rng = torch.Generator().manual_seed(seed)
+    targets = {"seg": torch.randint(num_classes, (num_labeled, size, size), generator=rng)}
+    labeler = PixelLabeler(
+        generator.hypercolumn_dim, num_classes=num_classes, num_members=num_members, hidden=hidden, seed=seed
+    ).to(device)
+    kwargs = dict(epochs=epochs, images_per_chunk=images_per_chunk, pixels_per_batch=pixels_per_batch, seed=seed)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        train_labeler(labeler, generator, latents, targets, **kwargs)
+        return torch.cuda.max_memory_allocated(device) - before
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        train_labeler(labeler, generator, latents, targets, **kwargs)
+    return _profiled_peak_bytes(prof)

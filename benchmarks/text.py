@@ -10,12 +10,15 @@ import time
 
 import numpy as np
 
-from synthlift.data.text import load_text_dataset
-from synthlift.downstream.classifier import fit_classifier
-from synthlift.embed.cache import EmbeddingCache
-from synthlift.embed.minilm import MiniLMEmbedder
-from synthlift.gan.fit import build_gan, fit_gan
-from synthlift.gan.tricks import TrickSettings
+from synthlift.augment.base import TrainingPhase, TrainingPlan
+from synthlift.data.text.examples import EmbeddedExamples
+from synthlift.data.text.table import load_text_dataset
+from synthlift.downstream.classifier import EmbeddingClassifier
+from synthlift.embedders.cache import EmbeddingCache
+from synthlift.embedders.minilm import MiniLMEmbedder
+from synthlift.generators.text.cgan_module import ConditionalEmbeddingGAN
+from synthlift.generators.text.gupta_tricks import TrickSettings
+from synthlift.generators.text.pretrain import fit_gan
 
 TRAINER = {"accelerator": "cpu", "devices": 1}
 GAN_CFG = {
@@ -70,9 +73,10 @@ def bench_models(dim: int = 384) -> list[dict]:
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 100)
     x = (rng.normal(size=(200, dim)) + y[:, None] * 0.2).astype(np.float32)
-    _, fit_s = timed(lambda: fit_classifier(x, y, 2, CLASSIFIER, TRAINER, seed=0))
+    plan = TrainingPlan((TrainingPhase(EmbeddedExamples(x, y)),))
+    _, fit_s = timed(lambda: EmbeddingClassifier(**CLASSIFIER).fit(plan, 2, TRAINER, seed=0))
     epochs = 50
-    gan = build_gan(GAN_CFG, TrickSettings(instance_noise_std=0.05, real_target=0.9), dim, 2, len(y))
+    gan = ConditionalEmbeddingGAN(dim, 2, len(y), TrickSettings(instance_noise_std=0.05, real_target=0.9), **GAN_CFG)
     _, gan_s = timed(lambda: fit_gan(gan, x, y, batch_size=32, max_epochs=epochs, trainer_cfg=TRAINER, seed=0))
     steps = epochs * (len(y) // 32)
     return [

@@ -10,7 +10,7 @@ sweep() {  # sweep NAME OVERRIDES...
   "$PY" -m synthlift.run -m name="$name" "$@"
   "$PY" -m synthlift.report "outputs/multirun/$name"
 }
-sweep paper_mr experiment=paper_mr "$@"                                   # the paper's mean word vectors
-sweep paper_mr_minilm experiment=paper_mr embedder=minilm "$@"           # sentence embeddings
-sweep paper_cr experiment=paper_cr "$@"
-sweep ablation_tricks experiment=ablation_tricks "$@"                      # one trick at a time (MiniLM)
+sweep paper_mr experiment=text/paper_mr "$@"                                   # the paper's mean word vectors
+sweep paper_mr_minilm experiment=text/paper_mr embedder=minilm "$@"           # sentence embeddings
+sweep paper_cr experiment=text/paper_cr "$@"
+sweep ablation_tricks experiment=text/ablation_tricks "$@"                      # one trick at a time (MiniLM)

@@ -15,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from synthlift.paths import PROJECT_ROOT, default_data_dir, register_resolvers  # noqa: E402
+from synthlift.core.paths import PROJECT_ROOT, default_data_dir, register_resolvers  # noqa: E402
 
 # The in-process tests train tiny networks: a second intra-op thread gains nothing there, and on a busy
 # 2-core machine spinning OpenMP threads made them 20-40x slower. (CLI runs in subprocesses keep torch's

@@ -18,82 +18,110 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from synthlift.cache import fingerprint
-from synthlift.errors import ConfigError, SynthliftError
-from synthlift.paths import PROJECT_ROOT, register_resolvers
-from synthlift.results import (
+from synthlift.core.build import build
+from synthlift.core.cache import fingerprint
+from synthlift.core.config import check_added_keys
+from synthlift.core.errors import ConfigError, SynthliftError
+from synthlift.core.paths import CONF_DIR, register_resolvers
+from synthlift.core.results import (
     NON_SEMANTIC_KEYS,
+    RESULTS_FILE,
     archive_stale_results,
     finished_results,
     package_versions,
+    read_results,
     write_results,
 )
-from synthlift.tracking import build_loggers, log_run
+from synthlift.core.tracking import build_loggers, log_run
 
 log = logging.getLogger("synthlift.run")
 register_resolvers()
 
 
-def _tracks() -> dict[str, tuple[Any, Any]]:
-    """`track` -> (config validator, pipeline); imported lazily so `--help` stays fast."""
-    from synthlift.pipelines.image import run_image_experiment
-    from synthlift.pipelines.text import run_text_experiment
-    from synthlift.validation import validate_image_config, validate_text_config
-
-    return {"text": (validate_text_config, run_text_experiment), "image": (validate_image_config, run_image_experiment)}
+def config_fingerprint(resolved: dict[str, Any]) -> str:
+    return fingerprint({k: v for k, v in resolved.items() if k not in NON_SEMANTIC_KEYS})
 
 
-def config_fingerprint(cfg: DictConfig) -> str:
-    container = OmegaConf.to_container(cfg, resolve=True)
-    return fingerprint({k: v for k, v in container.items() if k not in NON_SEMANTIC_KEYS})
+def _plain_value(cfg: DictConfig, key: str) -> Any:
+    """`cfg.<key>` for the record, or None when it does not resolve (that error is recorded, not raised)."""
+    return OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False, throw_on_missing=False)
 
 
-def execute(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """Run the job described by `cfg` and write its results.json; returns the record."""
-    fingerprint_ = config_fingerprint(cfg)
-    if cfg.get("resume", True) and (done := finished_results(run_dir, fingerprint_)):
-        log.info("Already finished with this config, skipping: %s", run_dir / "results.json")
-        return done
-    if stale := archive_stale_results(run_dir, fingerprint_):
-        log.warning("Finished results of a different config kept as %s", stale)
+def _error(err: BaseException, with_traceback: bool) -> dict[str, str]:
+    error = {"type": type(err).__name__, "message": str(err)}
+    if with_traceback:  # a bug, not a bad input: the traceback is kept for the fix
+        error["traceback"] = traceback.format_exc()
+    return error
+
+
+def check_track_options(track: str | None, choices: dict[str, str | None]) -> None:
+    """An option of the other track (`dataset=text/mr` under the image root) is named as such, before its
+    config fails to resolve with a message about some key it lacks."""
+    for group, option in choices.items():
+        if track is None or option is None or "/" not in option or group.startswith("hydra"):
+            continue
+        folder = option.split("/")[0]
+        if folder != track and (CONF_DIR / group / track).is_dir():
+            raise ConfigError(
+                f"{group}={option} is an option of the {folder} track, but this is the {track} track's root config: "
+                f"choose one of conf/{group}/{track}/, or run the {folder} track with --config-name {folder}"
+            )
+
+
+def execute(
+    cfg: DictConfig, run_dir: Path, overrides: list[str], choices: dict[str, str | None] | None = None
+) -> dict[str, Any]:
+    """Run the job described by `cfg` and write its results.json; returns the record.
+
+    Every job leaves a record, whatever fails: resolving the config (an interpolation to a missing key),
+    building a component (an impossible value, an unknown key), or any stage of the pipeline.
+    """
     record: dict[str, Any] = {
         "status": "failed",
         "error": None,
-        "track": cfg.track,
-        "name": cfg.name,
-        "seed": int(cfg.seed),
+        **{key: _plain_value(cfg, key) for key in ("track", "name", "seed")},
         "overrides": overrides,
-        "config_fingerprint": fingerprint_,
-        "config": OmegaConf.to_container(cfg, resolve=True),
         "versions": package_versions(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    try:
+        check_track_options(record["track"], choices or {})
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+    except (OmegaConfBaseException, ConfigError) as err:
+        message = str(err) if isinstance(err, ConfigError) else f"the config does not resolve: {err}"
+        record["config"] = OmegaConf.to_container(cfg, resolve=False)
+        record["error"] = {"type": "ConfigError", "message": message}
+        log.error("ConfigError: %s", message)
+        return _finish(record, run_dir, cfg, [])
+    record.update(config_fingerprint=config_fingerprint(resolved), config=resolved)
+    if cfg.get("resume", True) and (done := finished_results(run_dir, record["config_fingerprint"])):
+        log.info("Already finished with this config, skipping: %s", run_dir / "results.json")
+        return done
+    if stale := archive_stale_results(run_dir, record["config_fingerprint"]):
+        log.warning("Finished results of a different config kept as %s", stale)
     loggers = []
     try:
-        tracks = _tracks()
-        if cfg.track not in tracks:
-            raise ConfigError(f"track={cfg.track!r} is unknown; known tracks: {sorted(tracks)}")
-        validate, pipeline = tracks[cfg.track]
-        validate(cfg)
+        check_added_keys(cfg, overrides)
         loggers = build_loggers(cfg.get("logger"))
+        pipeline = build(cfg.get("pipeline"), "pipeline")
         record.update(pipeline(cfg, run_dir, loggers))
         record["status"] = "ok"
     except SynthliftError as err:
-        record["error"] = {"type": type(err).__name__, "message": str(err)}
+        record["error"] = _error(err, with_traceback=False)
         log.error("%s: %s", type(err).__name__, err)
-    except Exception as err:  # a bug: recorded so the sweep goes on, traceback kept for the fix
-        record["error"] = {
-            "type": type(err).__name__,
-            "message": str(err),
-            "traceback": traceback.format_exc(),
-        }
+    except Exception as err:  # a bug: recorded so the sweep goes on
+        record["error"] = _error(err, with_traceback=True)
         log.exception("Unexpected error")
-    finally:
-        record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_results(run_dir, record)
-        log_run(loggers, cfg, record)
-    return record
+    return _finish(record, run_dir, cfg, loggers)
+
+
+def _finish(record: dict[str, Any], run_dir: Path, cfg: DictConfig, loggers: list) -> dict[str, Any]:
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_results(run_dir, record)
+    log_run(loggers, cfg, record)
+    return read_results(run_dir / RESULTS_FILE)  # as stored: strict JSON, metrics that failed are null
 
 
 def print_summary(record: dict[str, Any], run_dir: Path) -> None:
@@ -109,7 +137,8 @@ def print_summary(record: dict[str, Any], run_dir: Path) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in record["metrics"].items():
-        table.add_row(name, f"{value:+.4f}" if name.startswith("lift") else f"{value:.4f}")
+        shown = "–" if value is None else f"{value:+.4f}" if name.startswith("lift") else f"{value:.4f}"
+        table.add_row(name, shown)
     console.print(table)
     lift = record["metrics"][next(iter(record["lift_pairs"]))]
     console.print(
@@ -117,11 +146,13 @@ def print_summary(record: dict[str, Any], run_dir: Path) -> None:
     )
 
 
-@hydra.main(version_base="1.3", config_path=str(PROJECT_ROOT / "conf"), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="text")
 def hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    record = execute(cfg, run_dir, list(hydra_cfg.overrides.task))
+    # Unresolved: an override's value may itself look like an interpolation (and fail to resolve).
+    overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
+    record = execute(cfg, run_dir, overrides, dict(hydra_cfg.runtime.choices))
     print_summary(record, run_dir)
     if record["status"] != "ok":
         if hydra_cfg.mode != RunMode.MULTIRUN:

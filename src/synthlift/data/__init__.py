@@ -1,1 +1,2 @@
-"""Loading labelled text tables and making the seeded low-resource train/validation/test splits."""
+"""The `dataset` group: each track's datasets (`data/text`, `data/image`), their splits, and the examples the
+augment strategies see."""

@@ -1,10 +1,11 @@
-"""Small U-Net for the image track's dense tasks (segmentation, keypoint heatmaps, depth). As with the
-text classifier, the same code, seed and hyper-parameters train the real-only, synthetic-only and mixed
-models, so their metric differences are the lift."""
+"""`downstream=image/unet`: a small U-Net for the image track's dense tasks (segmentation, keypoint heatmaps,
+depth). The same code, seed and hyper-parameters train the real-only baseline and the augmented model (on
+the phases of the augmentation strategy's plan), so their metric differences are the lift."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,9 +14,14 @@ from pytorch_lightning import LightningModule, seed_everything
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from synthlift.data.images import keypoint_heatmaps
-from synthlift.metrics.dense import LABEL_OF_HEAD, DenseMetrics
-from synthlift.trainer import make_trainer
+from synthlift.augment.base import TrainingPlan
+from synthlift.core.checks import check_fields, non_negative, non_negative_int, positive, positive_int, unit_target
+from synthlift.core.errors import InvalidArgument
+from synthlift.core.trainer import make_trainer
+from synthlift.data.image.examples import DenseExamples
+from synthlift.data.image.labels import ClassMerge
+from synthlift.data.image.transforms import keypoint_heatmaps
+from synthlift.metrics.dense import LABEL_OF_HEAD, DenseMetrics, dense_metrics
 
 
 def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -114,28 +120,41 @@ class DenseTaskModel(LightningModule):
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         return self.net(x)
 
-    def task_losses(self, out: Mapping[str, Tensor], labels: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def task_losses(
+        self, out: Mapping[str, Tensor], labels: Mapping[str, Tensor], weights: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """Each task's loss; with per-example `weights` (N,), every example's terms are scaled by its weight
+        inside the same normalisation, so weights of 1 give the unweighted loss and 0 drops an example."""
+
+        def weighted(terms: Tensor) -> Tensor:  # terms: per-pixel or per-keypoint values, examples on dim 0
+            return terms if weights is None else terms * weights.view(-1, *[1] * (terms.dim() - 1))
+
         losses = {}
         if "seg" in out:
-            losses["seg"] = F.cross_entropy(out["seg"], labels["masks"])
+            if weights is None:
+                losses["seg"] = F.cross_entropy(out["seg"], labels["masks"])
+            else:
+                losses["seg"] = weighted(F.cross_entropy(out["seg"], labels["masks"], reduction="none")).mean()
         if "keypoints" in out:
             logits, kps = out["keypoints"], labels["keypoints"]
             target = keypoint_heatmaps(kps, *logits.shape[-2:], self.heatmap_sigma)
             visible = (kps[..., 2] > 0).to(logits.dtype)[..., None, None]
             bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-            losses["keypoints"] = (bce * visible).sum() / (visible.sum() * logits[0, 0].numel()).clamp_min(1)
+            losses["keypoints"] = weighted(bce * visible).sum() / (visible.sum() * logits[0, 0].numel()).clamp_min(1)
         if "depth" in out:
             gt = labels["depth"]
             valid = (gt > 0).to(gt.dtype)
-            losses["depth"] = ((out["depth"] - gt).abs() * valid).sum() / valid.sum().clamp_min(1)
+            losses["depth"] = weighted((out["depth"] - gt).abs() * valid).sum() / valid.sum().clamp_min(1)
         return losses
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        """A batch is (images, one label tensor per task[, per-example weights])."""
         x, *values = batch
+        weights = values.pop() if len(values) > len(self.tasks) else None
         labels = {LABEL_OF_HEAD[task]: value for task, value in zip(self.tasks, values, strict=True)}
         if self.flip:
             x, labels = hflip(x, labels, torch.rand(x.shape[0], device=x.device) < 0.5)
-        losses = self.task_losses(self(x), labels)
+        losses = self.task_losses(self(x), labels, weights)
         loss = sum(self.loss_weights[task] * value for task, value in losses.items())
         for task, value in losses.items():
             self.log(f"train/loss_{task}", value, on_step=False, on_epoch=True)
@@ -154,40 +173,6 @@ def dense_heads(labels: Mapping[str, Tensor | None], num_classes: int) -> dict[s
     if labels.get("depth") is not None:
         heads["depth"] = 1
     return heads
-
-
-def fit_dense_model(
-    images: Tensor,
-    labels: Mapping[str, Tensor | None],
-    heads: dict[str, int],
-    cfg: Mapping[str, Any],
-    trainer_cfg: Mapping[str, Any],
-    seed: int,
-) -> DenseTaskModel:
-    """Train from a seeded initialisation: two calls with the same seed start from identical weights.
-    Training stops at `max_steps` or `max_epochs`, whichever is set and comes first."""
-    max_steps, max_epochs = cfg.get("max_steps"), cfg.get("max_epochs")
-    if not (max_steps or max_epochs):
-        raise ValueError("The dense model config needs max_steps or max_epochs.")
-    missing = [h for h in heads if labels.get(LABEL_OF_HEAD[h]) is None]
-    if missing:
-        raise ValueError(f"Heads {missing} have no labels.")
-    seed_everything(seed, workers=True, verbose=False)
-    model = DenseTaskModel(
-        heads,
-        int(cfg["base_channels"]),
-        int(cfg["depth"]),
-        float(cfg["lr"]),
-        float(cfg["weight_decay"]),
-        cfg.get("loss_weights"),
-        float(cfg["heatmap_sigma"]),
-        bool(cfg.get("flip", False)),
-    )
-    data = TensorDataset(images.float(), *(labels[LABEL_OF_HEAD[h]] for h in heads))
-    loader = DataLoader(data, batch_size=int(cfg["batch_size"]), shuffle=True)
-    trainer = make_trainer({**trainer_cfg, "max_steps": int(max_steps or -1)}, int(max_epochs or -1))
-    trainer.fit(model, loader)
-    return model.cpu().eval()
 
 
 @torch.no_grad()
@@ -211,3 +196,100 @@ def evaluate_dense_model(
         pred = model(images[batch].float().to(device))
         metrics.update(pred, {LABEL_OF_HEAD[t]: labels[LABEL_OF_HEAD[t]][batch].to(device) for t in tasks})
     return metrics.compute()
+
+
+@dataclass(kw_only=True)
+class DenseUNet:
+    """The U-Net's settings, and how it is trained on a plan and scored. Each phase of a plan trains for
+    `max_steps` steps or `max_epochs` epochs (whichever is set and comes first), continuing from the
+    weights the previous phase left, with a fresh optimiser."""
+
+    base_channels: int = 16
+    depth: int = 3
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 16
+    max_steps: int | None = 300
+    max_epochs: int | None = None
+    heatmap_sigma: float = 1.5
+    loss_weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(LABEL_OF_HEAD, 1.0))
+    flip: bool = False
+    pck_threshold: float = 0.1
+
+    def __post_init__(self) -> None:
+        checks = {
+            "base_channels": positive_int,
+            "depth": non_negative_int,
+            "lr": positive,
+            "weight_decay": non_negative,
+            "batch_size": positive_int,
+            "heatmap_sigma": positive,
+            "pck_threshold": unit_target,
+        }
+        check_fields(self, checks)
+        for name in ("max_steps", "max_epochs"):
+            if getattr(self, name) is not None:
+                setattr(self, name, positive_int(name, getattr(self, name)))
+        if not (self.max_steps or self.max_epochs):
+            raise InvalidArgument("max_steps", self.max_steps, "an integer > 0 (or set max_epochs)")
+        if set(self.loss_weights) - set(LABEL_OF_HEAD):
+            raise InvalidArgument("loss_weights", dict(self.loss_weights), f"weights of some of {list(LABEL_OF_HEAD)}")
+        self.loss_weights = {task: non_negative(f"loss_weights.{task}", v) for task, v in self.loss_weights.items()}
+        if not isinstance(self.flip, bool):
+            raise InvalidArgument("flip", self.flip, "true or false")
+
+    def fit(
+        self, plan: TrainingPlan, heads: dict[str, int], trainer_cfg: Mapping[str, Any], seed: int
+    ) -> DenseTaskModel:
+        """Train from a seeded initialisation on the plan's phases in order: two calls with the same seed
+        start from identical weights. A phase with `weights` weighs each example's loss by them."""
+        for phase in plan.phases:
+            missing = [h for h in heads if phase.examples.labels.get(LABEL_OF_HEAD[h]) is None]
+            if missing:
+                raise ValueError(f"Heads {missing} have no labels in phase {phase.name!r}.")
+        seed_everything(seed, workers=True, verbose=False)
+        model = DenseTaskModel(
+            heads,
+            self.base_channels,
+            self.depth,
+            self.lr,
+            self.weight_decay,
+            self.loss_weights,
+            self.heatmap_sigma,
+            self.flip,
+        )
+        for phase in plan.phases:
+            examples: DenseExamples = phase.examples
+            tensors = [examples.images.float(), *(examples.labels[LABEL_OF_HEAD[h]] for h in heads)]
+            if phase.weights is not None:
+                tensors.append(torch.as_tensor(phase.weights, dtype=torch.float32))
+            loader = DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, shuffle=True)
+            trainer = make_trainer({**trainer_cfg, "max_steps": self.max_steps or -1}, self.max_epochs or -1)
+            trainer.fit(model, loader)
+        return model.cpu().eval()
+
+    def evaluate(
+        self,
+        model: DenseTaskModel,
+        test: DenseExamples,
+        class_names: list[str],
+        merged_classes: ClassMerge | None = None,
+    ) -> dict[str, float]:
+        """`evaluate_dense_model`'s metrics on the real test set; with `merged_classes`, also `miou_merged`
+        on that coarser class set."""
+        scores = evaluate_dense_model(
+            model, test.images, test.labels, len(class_names), class_names, pck_threshold=self.pck_threshold
+        )
+        if merged_classes is not None:
+            scores["miou_merged"] = _merged_miou(model, test.images, test.labels["masks"], merged_classes)
+        return scores
+
+
+@torch.no_grad()
+def _merged_miou(
+    model: DenseTaskModel, images: Tensor, masks: Tensor, merge: ClassMerge, batch_size: int = 64
+) -> float:
+    """mIoU on a merged class set (e.g. faces' left/right parts and accessories folded together)."""
+    predicted = torch.cat([model(batch)["seg"].argmax(1) for batch in images.split(batch_size)])
+    merged = {"seg": merge.merge(predicted)}  # class ids: the metric takes them as they are
+    return dense_metrics(merged, {"masks": merge.merge(masks)}, len(merge.names))["miou"]

@@ -1,0 +1,1 @@
+"""How synthetic examples join the real training set: one strategy per module, chosen by `conf/augment/*.yaml`."""

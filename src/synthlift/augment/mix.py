@@ -1,0 +1,12 @@
+"""`augment=mix`: one training set of the real examples plus `ratio` x as many label-balanced synthetic ones
+(Gupta 2019; HandsOff's "synthetic + real")."""
+
+from __future__ import annotations
+
+from synthlift.augment.base import DrawingStrategy, Examples, SyntheticSource, TrainingPhase, TrainingPlan
+
+
+class Mix(DrawingStrategy):
+    def plan(self, real: Examples, synthetic: SyntheticSource | None, seed: int) -> TrainingPlan:
+        drawn = self.draw(real, synthetic, seed)
+        return TrainingPlan((TrainingPhase(real.concat(drawn), name="real+synthetic"),), synthetic=drawn)

@@ -1,0 +1,82 @@
+"""The low-resource protocol: a fixed held-out test/validation set per `split_seed`, and a scarce,
+per-seed training set of `train_per_class` examples per class drawn from what is left."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthlift.core.errors import ConfigError, DataError
+from synthlift.data.text.table import TextDataset
+
+# Separate random streams for the held-out split and the training draw, so that split_seed == sample_seed
+# does not make the two draws share random numbers.
+_SPLIT_STREAM, _SAMPLE_STREAM = 0, 1
+
+
+@dataclass(frozen=True)
+class TextSplit:
+    train: TextDataset
+    val: TextDataset
+    test: TextDataset
+
+
+def make_low_resource_split(
+    dataset: TextDataset,
+    *,
+    test_fraction: float,
+    val_fraction: float,
+    train_per_class: int,
+    split_seed: int,
+    sample_seed: int,
+) -> TextSplit:
+    """Split `dataset` stratified by class.
+
+    Test and validation depend only on `split_seed` (and the data), so every run seed of a sweep is
+    scored on the same test set; the training set depends on `sample_seed` too. Every class gets at
+    least one test example. `dataset` should be de-duplicated (`load_text_dataset` does it), otherwise
+    copies of one text could fall on both sides.
+    """
+    for key, value in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
+        if not 0 < value < 1:
+            raise ConfigError(f"dataset.{key}={value} must lie strictly between 0 and 1")
+    if test_fraction + val_fraction >= 1:
+        raise ConfigError(
+            f"dataset.test_fraction + dataset.val_fraction = {test_fraction} + {val_fraction} leaves nothing "
+            f"to train on; their sum must be below 1"
+        )
+    if int(train_per_class) != train_per_class or train_per_class < 1:
+        raise ConfigError(f"dataset.train_per_class={train_per_class} must be an integer >= 1")
+
+    split_rng = np.random.default_rng([split_seed, _SPLIT_STREAM])
+    sample_rng = np.random.default_rng([sample_seed, _SAMPLE_STREAM])
+    train, val, test = [], [], []
+    for c, class_name in enumerate(dataset.class_names):
+        members = split_rng.permutation(np.flatnonzero(dataset.labels == c))
+        n = len(members)
+        if n == 0:
+            raise DataError(
+                f"Dataset {dataset.name!r} has no examples of class {class_name!r}, so it can be neither "
+                f"tested nor trained on: drop it from dataset.class_names or check dataset.label_map."
+            )
+        n_test = min(n, max(1, round(test_fraction * n)))
+        n_val = min(n - n_test, max(1, round(val_fraction * n)))
+        pool = members[n_test + n_val :]
+        if len(pool) < train_per_class:
+            raise DataError(
+                f"Dataset {dataset.name!r}: class {class_name!r} has only {len(pool)} examples left for "
+                f"training after holding out test and validation ({n} in total), fewer than "
+                f"dataset.train_per_class={train_per_class}. Lower dataset.train_per_class or the "
+                f"test/validation fractions."
+            )
+        test.append(members[:n_test])
+        val.append(members[n_test : n_test + n_val])
+        train.append(sample_rng.choice(pool, size=int(train_per_class), replace=False))
+
+    # Shuffle across classes so that no consumer sees class-blocked order; each with its own stream.
+    return TextSplit(
+        train=dataset.subset(sample_rng.permutation(np.concatenate(train))),
+        val=dataset.subset(split_rng.permutation(np.concatenate(val))),
+        test=dataset.subset(split_rng.permutation(np.concatenate(test))),
+    )

@@ -1,0 +1,135 @@
+"""`gan=text/cgan`: the conditional GAN of Gupta (ICASSP 2019) over sentence embeddings, as a text generator.
+
+G(noise, one-hot label) -> embedding and D(embedding, one-hot label) -> real/fake, trained with the tricks
+of `conf/tricks/text/*.yaml`. The tricks, generator selection on the validation set and tweet pretraining
+are internals of this class: the pipeline only calls `fit` and `sample`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from synthlift.core.cache import fingerprint
+from synthlift.core.checks import positive, positive_int, probability
+from synthlift.core.errors import ConfigError
+from synthlift.generators.divergence import check_sample_scale
+from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData
+from synthlift.generators.text.cgan_module import DIVERGENCE_ADVICE, ConditionalEmbeddingGAN
+from synthlift.generators.text.gupta_tricks import GuptaTricks, TrickSettings
+from synthlift.generators.text.pretrain import fit_gan, load_pretrained, pretrained_checkpoint
+from synthlift.generators.text.selection import GeneratorSelection
+
+log = logging.getLogger(__name__)
+
+
+class ConditionalGAN(TextGenerator):
+    def __init__(
+        self,
+        tricks: GuptaTricks,
+        latent_dim: int = 64,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.2,
+        lr_generator: float = 2e-4,
+        lr_discriminator: float = 2e-4,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        batch_size: int = 32,
+        max_epochs: int = 300,
+    ):
+        self.network = {
+            "latent_dim": positive_int("latent_dim", latent_dim),
+            "hidden_dim": positive_int("hidden_dim", hidden_dim),
+            "num_layers": positive_int("num_layers", num_layers),
+            "dropout": probability("dropout", dropout),
+            "lr_generator": positive("lr_generator", lr_generator),
+            "lr_discriminator": positive("lr_discriminator", lr_discriminator),
+            "beta1": probability("beta1", beta1),
+            "beta2": probability("beta2", beta2),
+        }
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.max_epochs = positive_int("max_epochs", max_epochs)
+        self.tricks: TrickSettings = tricks.settings
+        self.corpus = tricks.corpus
+        self.module: ConditionalEmbeddingGAN | None = None
+
+    def _build(self, embedding_dim: int, num_classes: int, num_real: int, tricks: TrickSettings, teacher=None):
+        return ConditionalEmbeddingGAN(embedding_dim, num_classes, num_real, tricks, teacher, **self.network)
+
+    def check_labels(self, class_names: list[str]) -> None:
+        if self.corpus is not None and self.corpus.class_names != class_names:
+            raise ConfigError(
+                f"tricks.pretrain.corpus.class_names={self.corpus.class_names} differ from "
+                f"dataset.class_names={class_names}: the GAN's label space must match"
+            )
+
+    def fit(self, train: TextTrainData, context: TextFitContext) -> dict[str, float]:
+        """(Load the tweet-pretrained weights,) fine-tune on the scarce data, keep the best generator by
+        validation score; then check the samples are data, not a blow-up."""
+        pretrained = self._pretrained(train, context) if self.tricks.pretrain else None
+        tricks = self.tricks
+        self.module = self._build(train.x.shape[1], train.num_classes, len(train.y), tricks, context.teacher)
+        if pretrained is not None:
+            load_pretrained(self.module, pretrained)
+        selection = GeneratorSelection(lambda _: context.validation_score(self), tricks.eval_every, tricks.patience)
+        fit_gan(
+            self.module,
+            train.x,
+            train.y,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            trainer_cfg=context.trainer,
+            seed=context.seed,
+            loggers=context.loggers,
+            callbacks=[selection] if tricks.early_stopping else [],
+        )
+        check_sample_scale(self.sample(train.y, context.seed), train.x, DIVERGENCE_ADVICE)
+        if not tricks.early_stopping:
+            return {}
+        return {"selected_epoch": float(selection.best_epoch), "val_acc_selected": selection.best_score}
+
+    def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
+        if self.module is None:
+            raise RuntimeError("ConditionalGAN.sample before fit")
+        return self.module.sample(torch.tensor(labels), seed=seed).numpy()
+
+    def _pretrained(self, train: TextTrainData, context: TextFitContext):
+        """Path of the GAN pretrained on the tweet corpus (trained once, then cached).
+
+        Corpus texts that are in the run's validation or test set are dropped first: when the corpus and the
+        target data overlap (e.g. `dataset=text/sentiment140_random tricks=text/paper`), pretraining must not
+        see them.
+        """
+        held_out = context.held_out_texts
+
+        def load_corpus() -> tuple[np.ndarray, np.ndarray]:
+            corpus = self.corpus.load()
+            keep = [i for i, text in enumerate(corpus.texts) if text not in held_out]
+            if len(keep) < len(corpus):
+                log.info("Pretraining corpus: dropped %d texts of the validation/test set", len(corpus) - len(keep))
+            corpus = corpus.subset(keep)
+            return context.embeddings.encode(train.embedder, corpus.texts), corpus.labels
+
+        def build(embedding_dim: int, num_real: int, tricks: TrickSettings) -> ConditionalEmbeddingGAN:
+            return self._build(embedding_dim, train.num_classes, num_real, tricks)
+
+        path, created = pretrained_checkpoint(
+            cache_dir=context.cache_dir,
+            key_parts={
+                "corpus": self.corpus.params,
+                "embedder": train.embedder.fingerprint(),
+                "held_out": fingerprint(sorted(held_out)),
+                "network": self.network,
+                "num_classes": train.num_classes,
+            },
+            load_corpus=load_corpus,
+            build=build,
+            batch_size=self.batch_size,
+            tricks=self.tricks,
+            trainer_cfg=context.trainer,
+        )
+        log.info("%s pretrained GAN %s", "Trained" if created else "Reusing cached", path.name)
+        return path

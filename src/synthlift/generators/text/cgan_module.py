@@ -1,0 +1,174 @@
+"""Conditional GAN over sentence embeddings (Gupta, ICASSP 2019): it generates an embedding together
+with the one-hot sentiment label it was conditioned on, so every sample is labeled by construction."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pytorch_lightning import LightningModule
+from torch import Tensor, nn
+
+from synthlift.generators.divergence import check_loss
+from synthlift.generators.text.gupta_tricks import TrickSettings
+
+
+def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers with LeakyReLU (and optional dropout) between them; the last layer is linear."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.LeakyReLU(0.2))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+DIVERGENCE_ADVICE = "Lower gan.lr_generator/gan.lr_discriminator or change the tricks."
+
+
+class Generator(nn.Module):
+    """G(noise, one-hot label) -> embedding."""
+
+    def __init__(self, latent_dim: int, num_classes: int, hidden_dim: int, num_layers: int, output_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.net = _mlp([latent_dim + num_classes] + [hidden_dim] * num_layers + [output_dim])
+
+    def forward(self, noise: Tensor, labels: Tensor) -> Tensor:
+        return self.net(torch.cat([noise, F.one_hot(labels, self.num_classes).float()], dim=1))
+
+
+class Discriminator(nn.Module):
+    """D(embedding, one-hot label) -> real/fake logit: it judges the (embedding, label) pair."""
+
+    def __init__(self, input_dim: int, num_classes: int, hidden_dim: int, num_layers: int, dropout: float):
+        super().__init__()
+        self.num_classes = num_classes
+        self.net = _mlp([input_dim + num_classes] + [hidden_dim] * num_layers + [1], dropout)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        one_hot = F.one_hot(labels, self.num_classes).float()
+        return self.net(torch.cat([embeddings, one_hot], dim=1)).squeeze(1)
+
+
+class ConditionalEmbeddingGAN(LightningModule):
+    """Trains G and D by hand (two optimisers) so each trick can act where it belongs.
+
+    Batches are `(embedding, label, index)`; the index picks the example's instance-noise pattern.
+    `teacher` is the classifier trained on the scarce real data only; with classifier consistency on,
+    G is also penalised when the teacher disagrees with the label G was conditioned on.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        num_real: int,
+        tricks: TrickSettings,
+        teacher: nn.Module | None = None,
+        *,
+        latent_dim: int,
+        hidden_dim: int,
+        num_layers: int,
+        dropout: float,
+        lr_generator: float,
+        lr_discriminator: float,
+        beta1: float,
+        beta2: float,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.tricks = tricks
+        self.num_classes = num_classes
+        self.num_real = num_real
+        self.betas = (beta1, beta2)
+        self.lr_generator = lr_generator
+        self.lr_discriminator = lr_discriminator
+        self.generator = Generator(latent_dim, num_classes, hidden_dim, num_layers, embedding_dim)
+        self.discriminator = Discriminator(embedding_dim, num_classes, hidden_dim, num_layers, dropout)
+        if tricks.consistency_weight > 0 and teacher is None:
+            raise ValueError("classifier consistency is on but no teacher classifier was given")
+        self.teacher = teacher if tricks.consistency_weight > 0 else None
+        if self.teacher is not None:
+            self.teacher.eval().requires_grad_(False)
+        self.noise_std = tricks.instance_noise_std
+        self.epoch_noise: Tensor | None = None
+
+    def configure_optimizers(self):
+        return (
+            torch.optim.Adam(self.generator.parameters(), lr=self.lr_generator, betas=self.betas),
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_discriminator, betas=self.betas),
+        )
+
+    def on_train_epoch_start(self) -> None:
+        """Instance noise: one fresh pattern per real example for this epoch, so D never sees the
+        exact same point twice and cannot memorise the scarce training set."""
+        if self.noise_std > 0:
+            dim = self.generator.net[-1].out_features
+            self.epoch_noise = torch.randn(self.num_real, dim, device=self.device) * self.noise_std
+
+    def on_train_epoch_end(self) -> None:
+        self.noise_std *= self.tricks.instance_noise_decay
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """One-sided label smoothing: real targets are `real_target` (e.g. 0.9), fake targets stay 0."""
+        real_targets = torch.full_like(real_logits, self.tricks.real_target)
+        return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
+
+    def generator_losses(self, fake: Tensor, labels: Tensor) -> dict[str, Tensor]:
+        """Adversarial loss, plus (consistency on) the teacher's cross-entropy on the conditioned label."""
+        fake_logits = self.discriminator(fake, labels)
+        losses = {"adversarial": F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))}
+        total = losses["adversarial"]
+        if self.teacher is not None:
+            losses["consistency"] = F.cross_entropy(self.teacher(fake), labels)
+            total = total + self.tricks.consistency_weight * losses["consistency"]
+        losses["total"] = total
+        return losses
+
+    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        real, labels, index = batch
+        if self.epoch_noise is not None and self.noise_std > 0:
+            real = real + self.epoch_noise[index]
+        g_opt, d_opt = self.optimizers()
+        noise = torch.randn(len(labels), self.generator.latent_dim, device=self.device)
+        fake = self.generator(noise, labels)
+
+        d_loss = self.discriminator_loss(self.discriminator(real, labels), self.discriminator(fake.detach(), labels))
+        self._check_finite("discriminator", d_loss)
+        d_opt.zero_grad()
+        self.manual_backward(d_loss)
+        d_opt.step()
+
+        g_losses = self.generator_losses(fake, labels)
+        self._check_finite("generator", g_losses["total"])
+        g_opt.zero_grad()
+        self.manual_backward(g_losses["total"])
+        g_opt.step()
+
+        self.log("train/d_loss", d_loss, on_step=False, on_epoch=True)
+        for name, value in g_losses.items():
+            self.log(f"train/g_{name}", value, on_step=False, on_epoch=True)
+
+    def _check_finite(self, which: str, loss: Tensor) -> None:
+        check_loss(
+            loss,
+            which,
+            f"epoch {self.current_epoch}, step {self.global_step}",
+            DIVERGENCE_ADVICE,
+        )
+
+    @torch.no_grad()
+    def sample(self, labels: Tensor, seed: int) -> Tensor:
+        """Embeddings for the given labels, reproducible by `seed` regardless of the global RNG."""
+        rng = torch.Generator(device="cpu").manual_seed(seed)
+        noise = torch.randn(len(labels), self.generator.latent_dim, generator=rng).to(self.device)
+        was_training = self.generator.training
+        self.generator.eval()
+        out = self.generator(noise, labels.to(self.device)).cpu()
+        self.generator.train(was_training)
+        return out

@@ -1,0 +1,57 @@
+"""Quality metrics of synthetic data (the `metrics` list group), shaped after detectron2's
+DatasetEvaluator / DatasetEvaluators: each metric is a small class with one `evaluate(real, synthetic)`
+returning a flat dict, and `QualityMetrics` runs a list of them and refuses two that report the same key.
+
+`real` is what synthetic data is compared with (the run's real train and test examples, the real-only
+model); `synthetic` is the run's synthetic source, from which each metric draws the samples it needs with
+its own seed, so metrics do not disturb each other or the training data. A metric that cannot be
+computed reports `Unmeasured(reason)`, which results.json stores as null with the reason.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from synthlift.augment.base import SyntheticSource
+from synthlift.core.results import Unmeasured
+
+
+@dataclass(frozen=True, eq=False)
+class RealReference:
+    """The real side of a comparison."""
+
+    train: Any  # the real training examples (a track's Examples)
+    test: Any  # the held-out real test examples
+    num_classes: int
+    seed: int  # the run's seed: metrics offset it to draw their own synthetic samples
+    baseline: Any = None  # the real-only downstream model
+    baseline_evaluate: Any = None  # callable(model, x, y, num_classes) -> {"acc", ...}
+
+
+class QualityMetric(abc.ABC):
+    @abc.abstractmethod
+    def evaluate(self, real: RealReference, synthetic: SyntheticSource) -> dict[str, float | Unmeasured]:
+        """Flat `{metric name: value}` for results.json."""
+
+
+class QualityMetrics:
+    """Every configured metric, their results merged; two metrics reporting one key is a config error."""
+
+    def __init__(self, metrics: Mapping[str, QualityMetric]):
+        for key, metric in metrics.items():
+            if not isinstance(metric, QualityMetric):
+                raise TypeError(f"metrics.{key} builds {type(metric).__name__}, not a QualityMetric")
+        self.metrics = dict(metrics)
+
+    def evaluate(self, real: RealReference, synthetic: SyntheticSource) -> dict[str, float | Unmeasured]:
+        results: dict[str, float | Unmeasured] = {}
+        for key, metric in self.metrics.items():
+            values = metric.evaluate(real, synthetic)
+            clash = sorted(set(values) & set(results))
+            if clash:
+                raise ValueError(f"metrics.{key} reports {clash}, which another metric already reported")
+            results.update(values)
+        return results

@@ -1,0 +1,41 @@
+"""`synthlift-report SWEEP_DIR` / `python -m synthlift.report SWEEP_DIR`: exit 0 with the report
+written, 2 when the directory holds no results.json at all (or is missing), as for a usage error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from synthlift.core.errors import DataError
+from synthlift.report.render import print_report, write_report
+from synthlift.report.summary import build_report
+
+
+def _confidence(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="synthlift-report", description="Summarise the lift of every configuration in a sweep."
+    )
+    parser.add_argument("sweep_dir", type=Path, help="a run or sweep output directory holding results.json files")
+    parser.add_argument("--confidence", type=_confidence, default=0.95, help="CI level (default 0.95)")
+    args = parser.parse_args(argv)
+    try:
+        report = build_report(args.sweep_dir, args.confidence)
+    except DataError as exc:
+        print(f"synthlift-report: {exc}", file=sys.stderr)
+        return 2
+    paths = write_report(report)
+    print_report(report)
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

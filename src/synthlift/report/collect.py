@@ -1,0 +1,89 @@
+"""Reading a sweep: every run's `results.json`, the configuration it belongs to and its metrics.
+
+Unreadable records are kept as failures, never dropped. A metric that a run could not compute is
+`null` in strict results.json (NaN in older ones) with its reason under `unmeasured`: it reads as not
+measured, never as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthlift.core.errors import DataError
+from synthlift.core.results import RESULTS_FILE, is_semantic_override, read_results
+
+DEFAULTS_KEY = "(defaults)"
+NO_REASON = "no reason recorded"
+
+Run = tuple[Path, dict[str, Any]]  # (run directory relative to the sweep directory, its record)
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    run_dir: Path  # relative to the sweep directory
+    error: str
+
+
+def load_runs(sweep_dir: Path) -> tuple[list[Run], list[FailedRun]]:
+    """Readable records, and the unreadable ones as failures (a crash mid-write, a disk error)."""
+    if not sweep_dir.is_dir():
+        raise DataError(f"sweep directory {sweep_dir} does not exist")
+    paths = sorted(sweep_dir.rglob(RESULTS_FILE))
+    if not paths:
+        raise DataError(f"no {RESULTS_FILE} found below {sweep_dir}: is this a sweep output directory?")
+    records, unreadable = [], []
+    for path in paths:
+        run_dir = path.parent.relative_to(sweep_dir)
+        try:
+            record = read_results(path)
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            unreadable.append(FailedRun(run_dir, f"unreadable {RESULTS_FILE}: {type(exc).__name__}: {exc}"))
+            continue
+        if isinstance(record, dict):
+            records.append((run_dir, record))
+        else:
+            unreadable.append(FailedRun(run_dir, f"corrupt {RESULTS_FILE}: not a JSON object"))
+    return records, unreadable
+
+
+def settings(record: dict[str, Any]) -> set[str]:
+    """The overrides that change what a run measures (not where it is stored or how it is logged)."""
+    return {o for o in record.get("overrides") or [] if is_semantic_override(o)}
+
+
+def group_key(overrides: list[str] | set[str] | None, common: set[str] = frozenset()) -> str:
+    """The configuration a run belongs to: its overrides without the seed and without the settings
+    that every run of the sweep shares (those are printed once, above the table)."""
+    kept = sorted(o for o in overrides or [] if not o.lstrip("+").startswith("seed=") and o not in common)
+    return ", ".join(kept) or DEFAULTS_KEY
+
+
+def error_text(record: dict[str, Any]) -> str:
+    error = record.get("error") or {}
+    if not error:
+        return f"status {record.get('status')!r}, no error recorded"
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+
+
+def metric(record: dict[str, Any], name: str) -> float:
+    """The metric as a float; NaN when the run did not measure it (missing, null or not a number)."""
+    try:
+        return float((record.get("metrics") or {})[name])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+
+
+def unmeasured(record: dict[str, Any]) -> dict[str, str]:
+    """{metric: reason} for every metric the run lists but holds no number for."""
+    metrics = record.get("metrics")
+    reasons = record.get("unmeasured")
+    reasons = reasons if isinstance(reasons, dict) else {}
+    names = [*(metrics if isinstance(metrics, dict) else {}), *reasons]
+    return {
+        name: str(reasons.get(name) or NO_REASON)
+        for name in dict.fromkeys(names)
+        if not math.isfinite(metric(record, name))
+    }

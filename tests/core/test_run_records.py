@@ -1,0 +1,101 @@
+"""What a run records must be true: a blow-up is a failure, results.json is strict JSON, every launched job
+leaves a record, and a key added with a typo is refused (found by trying the tool as a hostile user)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from synthlift.core.config import check_added_keys
+from synthlift.core.errors import ConfigError
+from synthlift.core.results import Unmeasured, strict_metrics, write_results
+from synthlift.run import check_track_options
+from tests.text.test_run_text import only_results, run_cli
+
+SMOKE = ["experiment=text/smoke", "logger=none"]
+
+
+def strict_json(path) -> dict:
+    """Parse as strict JSON: NaN, Infinity and -Infinity are refused."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{path} holds the non-JSON constant {constant}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+@pytest.mark.slow
+def test_a_finite_blow_up_is_recorded_as_failed_not_as_a_lift(tmp_path, shared_cache_dir):
+    """gan.lr_generator=1e6 keeps every loss finite (~1e20) and once gave a '+9.17-point lift'."""
+    proc = run_cli(*SMOKE, "gan.lr_generator=1e6", workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    record, _ = only_results(tmp_path)
+    assert record["status"] == "failed" and record["error"]["type"] == "GANDivergedError"
+    assert "limit: finite and |loss| <= 1e+06" in record["error"]["message"]
+    assert "metrics" not in record
+
+
+@pytest.mark.slow
+def test_a_metric_that_cannot_be_computed_is_null_with_its_reason(tmp_path, shared_cache_dir):
+    """One training example per class has no within-class distance: null and why, never NaN."""
+    args = [*SMOKE, "dataset.train_per_class=1", "tricks=text/none"]
+    proc = run_cli(*args, workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [path] = list(tmp_path.rglob("results.json"))
+    record = strict_json(path)
+    assert record["status"] == "ok"
+    assert record["metrics"]["diversity_ratio"] is None and record["metrics"]["diversity_real"] is None
+    assert "no class has two examples" in record["unmeasured"]["diversity_ratio"]
+    assert math.isfinite(record["metrics"]["lift"])
+
+
+@pytest.mark.slow
+def test_every_launched_job_leaves_a_record_even_when_its_config_does_not_resolve(tmp_path, shared_cache_dir):
+    """Config errors once happened before the job's try: a traceback, no results.json, 'Failed runs (0)'."""
+    sweep = ["-m", *SMOKE, "name=broken", "dataset.source=${paths.nope},${oops:}", "+typo.key=1"]
+    proc = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a sweep goes on past failed jobs
+    records = [strict_json(p) for p in tmp_path.rglob("results.json")]
+    assert len(records) == 2 and all(r["status"] == "failed" for r in records)
+    assert all(r["error"]["type"] == "ConfigError" and "does not resolve" in r["error"]["message"] for r in records)
+    report = run_cli(str(tmp_path / "outputs" / "multirun" / "broken"), workdir=tmp_path, cache_dir=shared_cache_dir,
+                     module="synthlift.report")  # fmt: skip
+    assert report.returncode == 0 and "Failed runs (2)" in (tmp_path / "outputs/multirun/broken/report.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_key_added_with_a_typo_is_refused_with_the_known_keys(tmp_path, shared_cache_dir):
+    proc = run_cli(*SMOKE, "+gan.lr_generatr=1", workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert proc.returncode == 1
+    record, _ = only_results(tmp_path)
+    assert record["status"] == "failed" and record["error"]["type"] == "ConfigError"
+    assert "gan.lr_generatr is not a known key" in record["error"]["message"]
+    assert "lr_generator" in record["error"]["message"]
+
+
+def test_added_keys_are_checked_against_the_component_that_would_read_them(compose_config):
+    cfg = compose_config("text")
+    check_added_keys(cfg, ["+gan.lr_generator=1", "++seed=3", "+experiment=text/smoke", "+dataset.hf.split=train"])
+    with pytest.raises(ConfigError, match=r"seeds is not a known key at the top level; the known keys are .*seed"):
+        check_added_keys(cfg, ["+seeds=3"])
+    with pytest.raises(ConfigError, match=r"augment.rato is not a known key: augment \(synthlift.augment.mix.Mix\)"):
+        check_added_keys(cfg, ["+augment.rato=2"])
+
+
+def test_an_option_of_the_other_track_is_named_as_such():
+    check_track_options("text", {"dataset": "text/mr", "embedder": "minilm", "hydra/launcher": "basic"})
+    with pytest.raises(ConfigError, match=r"dataset=text/mr is an option of the text track.*--config-name text"):
+        check_track_options("image", {"dataset": "text/mr"})
+
+
+def test_results_are_strict_json_with_reasons_for_every_null(tmp_path):
+    metrics = {"a": 0.5, "b": float("nan"), "c": float("inf"), "d": Unmeasured("one class only")}
+    values, reasons = strict_metrics(metrics)
+    assert values == {"a": 0.5, "b": None, "c": None, "d": None}
+    assert reasons == {"b": "not finite (nan)", "c": "not finite (inf)", "d": "one class only"}
+    write_results(tmp_path, {"status": "ok", "metrics": metrics, "timings": {"gan_s": float("nan")}})
+    record = strict_json(tmp_path / "results.json")
+    assert record["metrics"]["d"] is None and record["unmeasured"]["d"] == "one class only"
+    assert record["timings"]["gan_s"] is None
