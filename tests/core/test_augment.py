@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 
 from synthlift.augment.base import TrainingPhase, balanced_labels
+from synthlift.augment.dann import SYNTHETIC_DOMAIN, DomainAdversarial
+from synthlift.augment.filter import ConfidenceFilter
 from synthlift.augment.mix import Mix
 from synthlift.augment.none import RealOnly
+from synthlift.augment.rebalance import Rebalance
 from synthlift.augment.replace import Replace
-from synthlift.core.errors import InvalidArgument
+from synthlift.augment.synthetic_pretrain import SyntheticPretrain
+from synthlift.augment.weighted import Weighted
+from synthlift.core.errors import ConfigError, InvalidArgument
+from synthlift.data.text.examples import EmbeddedExamples
 
 
 @dataclass
@@ -82,3 +88,65 @@ def test_balanced_labels_are_as_equal_as_possible_and_seeded():
     labels = balanced_labels(10, 3, seed=4)
     assert sorted(np.bincount(labels, minlength=3)) == [3, 3, 4]
     assert np.array_equal(labels, balanced_labels(10, 3, seed=4))
+
+
+def test_weighted_gives_real_examples_weight_one_and_synthetic_ones_their_weight():
+    (phase,) = Weighted(ratio=0.5, synthetic_weight=0.25).plan(REAL, RecordingSource(), seed=0).phases
+    assert phase.examples.tags == ["r0", "r1", "r2", "r3", "s0", "s1"]
+    assert phase.weights.tolist() == [1, 1, 1, 1, 0.25, 0.25]
+
+
+def test_synthetic_pretrain_runs_synthetic_first_then_real():
+    plan = SyntheticPretrain(ratio=1.0).plan(REAL, RecordingSource(), seed=0)
+    assert [phase.examples.tags for phase in plan.phases] == [["s0", "s1", "s2", "s3"], REAL.tags]
+    assert plan.synthetic.tags == ["s0", "s1", "s2", "s3"]
+
+
+def test_dann_marks_each_example_with_its_domain_and_the_reversal_strength():
+    (phase,) = DomainAdversarial(ratio=0.5, reversal_weight=0.3).plan(REAL, RecordingSource(), seed=0).phases
+    assert phase.domains.tolist() == [0, 0, 0, 0, SYNTHETIC_DOMAIN, SYNTHETIC_DOMAIN]
+    assert phase.reversal_weight == 0.3
+
+
+class LabelSource:
+    """A class-conditional source: embedding = (label, draw index), so tests can see what was drawn."""
+
+    num_classes = 2
+
+    def draw_labels(self, labels, seed):
+        labels = np.asarray(labels, dtype=np.int64)
+        return EmbeddedExamples(np.stack([labels, np.arange(len(labels)) + 100 * seed], 1).astype(np.float32), labels)
+
+
+def test_rebalance_fills_only_the_minority_class_up_to_the_majority():
+    real = EmbeddedExamples(np.zeros((12, 2), np.float32), np.array([0] * 2 + [1] * 10))
+    plan = Rebalance(fraction=1.0).plan(real, LabelSource(), seed=0)
+    assert plan.synthetic.y.tolist() == [0] * 8
+    assert np.bincount(plan.phases[0].examples.y).tolist() == [10, 10]
+    assert len(Rebalance(fraction=0.5).plan(real, LabelSource(), seed=0).synthetic) == 3
+
+
+def test_filter_keeps_only_confident_samples_of_their_conditioned_label_with_equal_quotas():
+    real = EmbeddedExamples(np.zeros((8, 2), np.float32), np.arange(8) % 2)
+
+    def teacher(examples):  # confident in the conditioned label for even draw indices only
+        confident = examples.x[:, 1] % 2 == 0
+        p_label = np.where(confident, 0.95, 0.4)
+        probabilities = np.empty((len(examples), 2))
+        probabilities[np.arange(len(examples)), examples.y] = p_label
+        probabilities[np.arange(len(examples)), 1 - examples.y] = 1 - p_label
+        return probabilities
+
+    plan = ConfidenceFilter(ratio=1.0, min_confidence=0.8, oversample=2).plan(real, LabelSource(), 0, teacher)
+    assert len(plan.synthetic) == 8 and np.bincount(plan.synthetic.y).tolist() == [4, 4]
+    assert (plan.synthetic.x[:, 1] % 2 == 0).all()
+    assert plan.diagnostics["filter_pass_rate"] == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match="real-only model"):
+        ConfidenceFilter().plan(real, LabelSource(), 0, teacher=None)
+
+
+def test_filter_with_nothing_passing_trains_on_real_only():
+    real = EmbeddedExamples(np.zeros((4, 2), np.float32), np.arange(4) % 2)
+    plan = ConfidenceFilter(max_rounds=2).plan(real, LabelSource(), 0, teacher=lambda ex: np.full((len(ex), 2), 0.5))
+    assert len(plan.synthetic) == 0 and len(plan.phases[0].examples) == 4
+    assert plan.diagnostics["filter_pass_rate"] == 0.0

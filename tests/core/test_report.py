@@ -230,3 +230,54 @@ def test_null_metrics_are_not_measured_and_listed_with_their_reason(tmp_path: Pa
     assert "- **tricks=all**: `diversity_ratio`: one example per class (seeds 0, 1, 2)" in markdown
     assert "- **tricks=all**: `acc_real_only`: not finite (nan) (seed 2)" in markdown
     assert "- **tricks=all**: `lift`: not finite (nan) (seed 2)" in markdown
+
+
+def test_quality_metrics_are_ranked_by_rank_correlation_with_lift_across_configurations(tmp_path: Path, capsys):
+    # Five configurations, lift rising from +0 to +4 points; two seeds each. `precision` rises with lift (its
+    # seeds scatter around the configuration's value; one seed did not measure it), `c2st_acc` falls,
+    # `density` is constant and `coverage` was measured by two configurations only.
+    for config in range(5):
+        override = f"gan=g{config}"
+        for seed in range(2):
+            record = _text_record(seed, override, 0.80 + 0.01 * config + 0.001 * seed, 0.80 + 0.001 * seed)
+            spread = 0.004 if seed else -0.004  # less than the step between configurations
+            record["metrics"] |= {
+                "precision": None if (config, seed) == (2, 1) else 0.5 + 0.01 * config + spread,
+                "c2st_acc": 0.9 - 0.05 * config,
+                "density": 1.0,
+                "coverage": 0.7 if config < 2 else None,
+                "augmented_steps": 100.0 * config,  # a protocol choice of an arm, not a quality metric
+                "selected_epoch": float(config),  # a generator-training diagnostic
+            }
+            _write(tmp_path, f"seed={seed},{override}", record)
+
+    predictors = build_report(tmp_path).predictors
+    assert predictors.lift == "lift" and predictors.unit == "configurations"
+    assert [(c.metric, c.n) for c in predictors.ranked] == [("c2st_acc", 5), ("precision", 5)]
+    assert [c.rho for c in predictors.ranked] == pytest.approx([-1.0, 1.0])
+    for correlation in predictors.ranked:
+        assert correlation.p_value == pytest.approx(2 / math.factorial(5))  # exact: 2 of the 5! pairings are as extreme
+    assert set(predictors.skipped) == {"density", "coverage"}
+    assert predictors.skipped["density"].startswith("constant (1) across the 5 configurations")
+    assert "configurations measuring it and lift: 2, fewer than the 4" in predictors.skipped["coverage"]
+
+    assert main([str(tmp_path)]) == 0
+    assert "no correlation: " in capsys.readouterr().out
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Which quality metric predicts lift?" in markdown
+    assert "| metric | n | Spearman rho with lift | p |" in markdown
+    assert "| c2st_acc | 5 | -1.00 | 0.017 |\n| precision | 5 | +1.00 | 0.017 |" in markdown
+    assert "- `density`: constant (1) across the 5 configurations, nothing to rank" in markdown
+    assert "`augmented_steps`" not in markdown and "| selected_epoch" not in markdown
+
+
+def test_a_single_configuration_has_no_lift_predictors(sweep: Path):
+    for seed in range(5):
+        record = _text_record(seed, "gan=only", 0.8 + 0.01 * seed, 0.8)
+        record["metrics"] |= {"precision": 0.5 + 0.01 * seed, "coverage": 0.4}
+        _write(sweep / "single", f"seed={seed}", record)
+    predictors = build_report(sweep / "single").predictors
+    assert not predictors.ranked  # seeds of one configuration are not counted as separate points
+    assert predictors.skipped == dict.fromkeys(
+        ("precision", "coverage"), "configurations measuring it and lift: 1, fewer than the 4 a rank correlation needs"
+    )

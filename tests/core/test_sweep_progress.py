@@ -191,4 +191,5 @@ def test_registered_in_the_root_config_and_counts_a_real_experiment():
     with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
         config = compose("text", overrides=["experiment=text/paper_mr"], return_hydra_config=True)
     assert isinstance(instantiate(config.hydra.callbacks.sweep_progress), SweepProgress)
-    assert count_sweep_jobs(sweep_overrides(config)) == 10  # tricks: none, paper × seed: range(5)
+    # tricks: none, paper × protocol: paper, tuned × seed: range(5)
+    assert count_sweep_jobs(sweep_overrides(config)) == 20

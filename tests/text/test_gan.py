@@ -14,10 +14,14 @@ from pytorch_lightning import Callback
 from synthlift.core.errors import GANDivergedError, InvalidArgument
 from synthlift.generators.text.cgan_module import ConditionalEmbeddingGAN
 from synthlift.generators.text.gupta_tricks import GuptaTricks, TrickSettings
+from synthlift.generators.text.objectives.cross_entropy import CrossEntropyObjective
 from synthlift.generators.text.pretrain import fit_gan, load_pretrained, pretrained_checkpoint
 from synthlift.generators.text.selection import GeneratorSelection
 
 GAN_CFG = dict(
+    objective=CrossEntropyObjective(),
+    spectral_norm=False,
+    pack=1,
     latent_dim=8,
     hidden_dim=16,
     num_layers=2,
@@ -61,14 +65,17 @@ def test_generator_and_discriminator_shapes_and_conditioning():
 
 
 def test_one_sided_label_smoothing_targets_real_at_0_9_and_fake_at_0():
-    smoothed = build_gan(GAN_CFG, TrickSettings(real_target=0.9), DIM, CLASSES, 24)
-    plain = build_gan(GAN_CFG, TrickSettings(), DIM, CLASSES, 24)
+    objective = CrossEntropyObjective()
     real_logits, fake_logits = torch.randn(7), torch.randn(7)
     expected = F.binary_cross_entropy_with_logits(
         real_logits, torch.full((7,), 0.9)
     ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros(7))
-    assert torch.allclose(smoothed.discriminator_loss(real_logits, fake_logits), expected)
-    assert not torch.allclose(plain.discriminator_loss(real_logits, fake_logits), expected)
+    assert torch.allclose(objective.discriminator_loss(real_logits, fake_logits, 0.9), expected)
+    assert not torch.allclose(objective.discriminator_loss(real_logits, fake_logits, 1.0), expected)
+    smoothed = build_gan(GAN_CFG, TrickSettings(real_target=0.9), DIM, CLASSES, 24)
+    real, fake, labels = torch.randn(4, DIM), torch.randn(4, DIM), torch.tensor([0, 1, 0, 1])
+    scores = smoothed.discriminator(real, labels), smoothed.discriminator(fake, labels)
+    assert torch.allclose(smoothed.discriminator_loss(real, fake, labels), objective.discriminator_loss(*scores, 0.9))
 
 
 def test_training_uses_the_smoothed_discriminator_loss(real_data):

@@ -3,10 +3,12 @@ the synthetic data on its own, scored on the same real test set?"""
 
 from __future__ import annotations
 
-from synthlift.augment.base import DrawingStrategy, Examples, SyntheticSource, TrainingPhase, TrainingPlan
+from synthlift.augment.base import DrawingStrategy, Examples, SyntheticSource, Teacher, TrainingPhase, TrainingPlan
 
 
 class Replace(DrawingStrategy):
-    def plan(self, real: Examples, synthetic: SyntheticSource | None, seed: int) -> TrainingPlan:
+    def plan(
+        self, real: Examples, synthetic: SyntheticSource | None, seed: int, teacher: Teacher | None = None
+    ) -> TrainingPlan:
         drawn = self.draw(real, synthetic, seed)
         return TrainingPlan((TrainingPhase(drawn, name="synthetic"),), synthetic=drawn)

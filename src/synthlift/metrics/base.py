@@ -11,9 +11,11 @@ computed reports `Unmeasured(reason)`, which results.json stores as null with th
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from synthlift.augment.base import SyntheticSource
 from synthlift.core.results import Unmeasured
@@ -29,6 +31,22 @@ class RealReference:
     seed: int  # the run's seed: metrics offset it to draw their own synthetic samples
     baseline: Any = None  # the real-only downstream model
     baseline_evaluate: Any = None  # callable(model, x, y, num_classes) -> {"acc", ...}
+    class_names: tuple[str, ...] = ()  # names per-class keys use (`precision_class_pos`); () = class indices
+
+    def __post_init__(self) -> None:
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.num_classes} classes")
+
+    def class_name(self, label: int) -> str:
+        """What per-class metric keys call class `label`: its name, or its index when no names were given."""
+        return str(self.class_names[label]) if self.class_names else str(label)
+
+    def by_class(self, samples: Any) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(class name, real training embeddings of the class, synthetic embeddings of the class) for every
+        class: per-class metrics compare each class with itself, since a conditional generator can match the
+        overall cloud while putting one class's samples where the other's belong."""
+        for label in range(self.num_classes):
+            yield self.class_name(label), self.train.x[self.train.y == label], samples.x[samples.y == label]
 
 
 class QualityMetric(abc.ABC):

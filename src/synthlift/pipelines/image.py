@@ -72,6 +72,7 @@ def build_components(cfg: DictConfig) -> ImageComponents:
     non_negative_int("seed", cfg.seed)
     positive_int("num_synthetic", cfg.num_synthetic)
     parts = ImageComponents(**{group.name: build(cfg[group.name], group.name) for group in fields(ImageComponents)})
+    parts.augment.check_track(provides=frozenset())  # dense labels, no class per image, a U-Net without domain head
     if parts.augment.uses_synthetic and parts.dataset.num_labeled < parts.labeler.cv_folds:
         raise ConfigError(
             f"labeler.cv_folds={parts.labeler.cv_folds} needs at least as many labeled images, "

@@ -2,8 +2,9 @@
 
 Orchestration only: every stage is a component built from its config group, all of them before any work,
 so an impossible value fails at start-up with its key. The real-only baseline and the augmented classifier
-share the seed, the hyper-parameters and the held-out test set, so `lift = acc_augmented - acc_real_only`
-is a paired measurement.
+share the seed, the training protocol (each choosing its own hyper-parameters on validation under
+`protocol=tuned`) and the held-out test set, so `lift = acc_augmented - acc_real_only` is a paired
+measurement.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig
 from pytorch_lightning.loggers import Logger
 
-from synthlift.augment.base import AugmentStrategy, TrainingPhase, TrainingPlan
+from synthlift.augment.base import CLASS_LABELS, DOMAIN_HEAD, TEACHER, AugmentStrategy, TrainingPhase, TrainingPlan
 from synthlift.core.build import build
 from synthlift.core.errors import ConfigError, DegenerateResultError
 from synthlift.core.io import atomic_path
@@ -29,8 +30,13 @@ from synthlift.embedders.base import Embedder
 from synthlift.embedders.cache import EmbeddingCache
 from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData
 from synthlift.metrics.base import QualityMetrics, RealReference
+from synthlift.protocol.base import FittedClassifier, TrainingProtocol
 
-LIFT_PAIRS = {"lift": ["acc_augmented", "acc_real_only"], "lift_f1": ["f1_augmented", "f1_real_only"]}
+LIFT_PAIRS = {
+    "lift": ["acc_augmented", "acc_real_only"],
+    "lift_f1": ["f1_augmented", "f1_real_only"],
+    "lift_balanced_acc": ["balanced_acc_augmented", "balanced_acc_real_only"],
+}
 
 
 def build_text_components(cfg: DictConfig) -> dict[str, Any]:
@@ -41,6 +47,7 @@ def build_text_components(cfg: DictConfig) -> dict[str, Any]:
         "gan": (build(cfg.gan, "gan"), TextGenerator),
         "augment": (build(cfg.augment, "augment"), AugmentStrategy),
         "downstream": (build(cfg.downstream, "downstream"), EmbeddingClassifier),
+        "protocol": (build(cfg.protocol, "protocol"), TrainingProtocol),
     }
     for key, (component, interface) in components.items():
         if not isinstance(component, interface):
@@ -52,6 +59,7 @@ def build_text_components(cfg: DictConfig) -> dict[str, Any]:
     metrics = cfg.get("metrics") or {}
     built["metrics"] = QualityMetrics({name: build(node, f"metrics.{name}") for name, node in metrics.items()})
     built["gan"].check_labels(built["dataset"].class_names)
+    built["augment"].check_track(provides=frozenset({CLASS_LABELS, TEACHER, DOMAIN_HEAD}))
     return built
 
 
@@ -62,6 +70,7 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
     embedder: Embedder = parts["embedder"]
     strategy: AugmentStrategy = parts["augment"]
     classifier: EmbeddingClassifier = parts["downstream"]
+    protocol: TrainingProtocol = parts["protocol"]
     seed = int(cfg.seed)
     timer = StageTimer()
 
@@ -77,25 +86,33 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
         )
     num_classes = len(table.class_names)
 
-    def train(plan: TrainingPlan):
-        return classifier.fit(plan, num_classes, cfg.trainer, seed)
+    def train(plan: TrainingPlan) -> FittedClassifier:
+        return protocol.fit(classifier, plan, val, num_classes, seed)
 
-    def score(model, examples: EmbeddedExamples) -> dict[str, Any]:
-        return classifier.evaluate(model, examples.x, examples.y, num_classes)
+    def score(fitted: FittedClassifier, examples: EmbeddedExamples) -> dict[str, Any]:
+        return classifier.evaluate(fitted.model, examples.x, examples.y, num_classes)
 
+    def record(arm: str, fitted: FittedClassifier, scores: dict[str, Any]) -> None:
+        metrics.update({f"{name}_{arm}": scores[name] for name in ("acc", "f1", "balanced_acc")})
+        metrics.update({f"{arm}_{name}": value for name, value in fitted.choices.items()})
+
+    metrics: dict[str, Any] = {}
     with timer("baseline"):
         baseline = train(TrainingPlan((TrainingPhase(real, name="real"),)))
         real_only = score(baseline, test)
-    metrics: dict[str, Any] = {"acc_real_only": real_only["acc"], "f1_real_only": real_only["f1"]}
+    record("real_only", baseline, real_only)
+
+    def teacher(examples: EmbeddedExamples) -> np.ndarray:
+        return classifier.probabilities(baseline.model, examples.x)
 
     source = None
     if strategy.uses_synthetic:
         generator: TextGenerator = parts["gan"]
-        source = GeneratorSource(generator, num_classes)
+        source = GeneratorSource(generator, num_classes, real.x.shape[1])
 
         def validation_score(candidate: TextGenerator) -> float:
-            candidate_plan = strategy.plan(real, GeneratorSource(candidate, num_classes), seed)
-            return score(train(candidate_plan), val)["acc"]
+            candidate_source = GeneratorSource(candidate, num_classes, real.x.shape[1])
+            return score(train(strategy.plan(real, candidate_source, seed, teacher)), val)["acc"]
 
         context = TextFitContext(
             seed=seed,
@@ -103,7 +120,7 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
             cache_dir=Path(cfg.paths.cache_dir),
             embeddings=cache,
             held_out_texts=frozenset(split.val.texts) | frozenset(split.test.texts),
-            teacher=baseline,
+            teacher=baseline.model,
             validation_score=validation_score,
             loggers=loggers,
         )
@@ -112,19 +129,23 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
             metrics.update(generator.fit(train_data, context))
 
     with timer("augmented"):
-        plan = strategy.plan(real, source, seed)
-        augmented = score(train(plan), test)
+        plan = strategy.plan(real, source, seed, teacher)
+        fitted = train(plan)
+        augmented = score(fitted, test)
     if augmented["predicted_classes"] == 1 < real_only["predicted_classes"]:
         raise DegenerateResultError(
             f"the augmented classifier predicts one class for all {len(test)} test examples (the real-only one "
             f"predicts {real_only['predicted_classes']}): its training data is degenerate, so no lift is reported"
         )
-    metrics.update(acc_augmented=augmented["acc"], f1_augmented=augmented["f1"])
+    record("augmented", fitted, augmented)
+    metrics.update(plan.diagnostics)
     metrics.update({name: metrics[treated] - metrics[base] for name, (treated, base) in LIFT_PAIRS.items()})
 
     if source is not None:
         with timer("synthetic_eval"):
-            reference = RealReference(real, test, num_classes, seed, baseline, classifier.evaluate)
+            reference = RealReference(
+                real, test, num_classes, seed, baseline.model, classifier.evaluate, tuple(table.class_names)
+            )
             metrics.update(parts["metrics"].evaluate(reference, source))
             _save_synthetic(run_dir, plan.synthetic, real, table.class_names, cfg.get("plots", True), seed)
 

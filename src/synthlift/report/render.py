@@ -16,6 +16,7 @@ from rich.text import Text
 from synthlift.core.io import atomic_write_text
 from synthlift.core.plots import plot_lift_bars
 from synthlift.core.stats import HELPS, HURTS, NO_DIFFERENCE, LiftSummary, verdict
+from synthlift.report.predictors import format_p, markdown_lines, skipped_by_reason, table_rows
 from synthlift.report.summary import Report
 
 REPORT_MD = "report.md"
@@ -31,10 +32,6 @@ _CONCLUSIONS = {
 
 def _fmt(value: float, signed: bool = False) -> str:
     return "–" if not math.isfinite(value) else f"{value * PTS:{'+' if signed else ''}.2f}"
-
-
-def _fmt_p(p: float) -> str:
-    return "–" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
 
 
 def _lift_title(report: Report, lift: str) -> str:
@@ -54,7 +51,7 @@ def _lift_table(report: Report, lift: str) -> tuple[list[str], list[list[str]]]:
         ci = "–" if not math.isfinite(s.ci_low) else f"[{_fmt(s.ci_low)}, {_fmt(s.ci_high)}]"
         rows.append(
             [row["config"], str(s.n), str(row["n_failed"]), row["seeds"], _fmt(row[f"{lift}_baseline"])]
-            + [_fmt(row[f"{lift}_treated"]), _fmt(s.mean, signed=True), ci, _fmt_p(s.p_value), verdict(s)]
+            + [_fmt(row[f"{lift}_treated"]), _fmt(s.mean, signed=True), ci, format_p(s.p_value), verdict(s)]
         )
     return headers, rows
 
@@ -123,6 +120,8 @@ def to_markdown(report: Report) -> str:
         lines += ["", f"## {_lift_title(report, lift)}", "", "| " + " | ".join(headers) + " |"]
         lines += ["|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+    if report.predictors is not None:
+        lines += ["", "## Which quality metric predicts lift?", "", *markdown_lines(report.predictors)]
     if not_measured := _not_measured(report):
         lines += ["", "## Not measured", "", "Metrics that ok runs stored as null, with the reason they gave.", ""]
         lines += [f"- **{_md_cell(config)}**: `{name}`: {_md_cell(why)}" for config, name, why in not_measured]
@@ -146,18 +145,26 @@ def write_report(report: Report) -> list[Path]:
     return paths
 
 
+def _console_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")  # fold, not "…": a cut-off config name is useless
+    for row in rows:
+        table.add_row(*map(Text, row))  # Text: overrides like "a=[x]" are not rich markup
+    return table
+
+
 def print_report(report: Report, console: Console | None = None) -> None:
     console = console or Console()
     for lift in report.lift_pairs:
-        headers, rows = _lift_table(report, lift)
-        table = Table(title=_lift_title(report, lift))
-        for header in headers:
-            table.add_column(header, overflow="fold")  # fold, not "…": a cut-off config name is useless
-        for row in rows:
-            table.add_row(*map(Text, row))  # Text: overrides like "a=[x]" are not rich markup
-        console.print(table)
+        console.print(_console_table(_lift_title(report, lift), *_lift_table(report, lift)))
     for config, text in _conclusions(report):
         console.print(Text.assemble((config, "bold"), ": ", text))
+    if (predictors := report.predictors) is not None:
+        title = f"Which quality metric predicts {predictors.lift}? (across {predictors.unit})"
+        console.print(_console_table(title, *table_rows(predictors)))
+        for names, why in skipped_by_reason(predictors):
+            console.print(Text.assemble(("no correlation: ", "yellow"), f"{', '.join(names)}: {why}"))
     for config, name, why in _not_measured(report):
         console.print(Text.assemble(("not measured: ", "yellow"), (config, "bold"), f": {name}: {why}"))
     for warning in report.warnings:

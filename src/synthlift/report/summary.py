@@ -1,5 +1,6 @@
 """Per-configuration statistics of a sweep: runs that share their settings except the seed form one
-configuration, whose per-seed lifts get a paired t CI (synthlift.core.stats)."""
+configuration, whose per-seed lifts get a paired t CI (synthlift.core.stats); across configurations, which
+quality metric ranks them as their lift does (synthlift.report.predictors)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from synthlift.core.stats import LiftSummary, summarize_paired, verdict
 from synthlift.report.collect import FailedRun, Run, error_text, group_key, load_runs, metric, settings, unmeasured
+from synthlift.report.predictors import Predictors, sweep_predictors
 
 _LIFT_FIELDS = ("n", "baseline", "treated", "mean", "std", "ci_low", "ci_high", "p_value", "verdict")
 
@@ -40,6 +42,7 @@ class Report:
     common: list[str] = field(default_factory=list)  # overrides shared by every run of the sweep
     warnings: list[str] = field(default_factory=list)
     not_measured: dict[str, list[NotMeasured]] = field(default_factory=dict)  # config -> null metrics
+    predictors: Predictors | None = None  # quality metrics vs the primary lift across configurations
 
     @property
     def primary_lift(self) -> str | None:
@@ -117,4 +120,8 @@ def build_report(sweep_dir: str | Path, confidence: float = 0.95) -> Report:
             not_measured[config] = nulls
     failed.sort(key=lambda run: str(run.run_dir))
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["config", "n", "n_failed", "seeds"])
-    return Report(sweep_dir, confidence, lift_pairs, table, failed, sorted(common), warnings, not_measured)
+    predictors = None
+    if lift_pairs:
+        lift_means = {row["config"]: row[f"{next(iter(lift_pairs))}_mean"] for row in rows}
+        predictors = sweep_predictors({config: group["ok"] for config, group in groups.items()}, lift_pairs, lift_means)
+    return Report(sweep_dir, confidence, lift_pairs, table, failed, sorted(common), warnings, not_measured, predictors)

@@ -17,7 +17,8 @@ class TextTableDataset:
     Arguments are checked here, before any work; `load()` reads the table (de-duplicated) and `split()`
     applies the low-resource protocol: the test and validation sets depend only on `split_seed`, so every
     seed of a sweep is scored on the same held-out texts, and the scarce training set is drawn with the
-    run's seed.
+    run's seed. `train_per_class` is a count for every class or a `{class name: count}` map for a
+    class-imbalanced training set (e.g. `{negative: 10, positive: 50}`).
     """
 
     def __init__(
@@ -35,7 +36,7 @@ class TextTableDataset:
         split_seed: int = 1234,
         test_fraction: float = 0.2,
         val_fraction: float = 0.1,
-        train_per_class: int = 50,
+        train_per_class: int | Mapping[str, int] = 50,
         data_dir: str | None = None,
     ):
         class_names = [str(c) for c in plain_container(class_names)]
@@ -82,7 +83,7 @@ class TextTableDataset:
             "split_seed": non_negative_int("split_seed", split_seed),
             "test_fraction": test_fraction,
             "val_fraction": val_fraction,
-            "train_per_class": positive_int("train_per_class", train_per_class),
+            "train_per_class": _per_class_counts(plain_container(train_per_class), class_names),
         }
         self.data_dir = data_dir
 
@@ -102,3 +103,14 @@ class TextTableDataset:
             split_seed=self.params["split_seed"],
             sample_seed=seed,
         )
+
+
+def _per_class_counts(train_per_class: int | Mapping[str, int], class_names: list[str]) -> int | list[int]:
+    """An int as it is; a `{class name: count}` map as counts in class order, naming what is missing or extra."""
+    if not isinstance(train_per_class, Mapping):
+        return positive_int("train_per_class", train_per_class)
+    if set(train_per_class) != set(class_names):
+        raise InvalidArgument(
+            "train_per_class", train_per_class, f"an integer > 0, or one integer > 0 for each of {class_names}"
+        )
+    return [positive_int(f"train_per_class.{name}", train_per_class[name]) for name in class_names]

@@ -24,6 +24,9 @@ class EmbeddedExamples:
     def concat(self, other: EmbeddedExamples) -> EmbeddedExamples:
         return EmbeddedExamples(np.concatenate([self.x, other.x]), np.concatenate([self.y, other.y]))
 
+    def subset(self, indices: np.ndarray) -> EmbeddedExamples:
+        return EmbeddedExamples(self.x[indices], self.y[indices])
+
 
 @dataclass(frozen=True, eq=False)
 class GeneratorSource:
@@ -31,6 +34,7 @@ class GeneratorSource:
 
     generator: TextGenerator
     num_classes: int
+    dim: int  # embedding width (an empty draw still has it)
 
     def draw(self, count: int | None, seed: int) -> EmbeddedExamples:
         if count is None:
@@ -38,5 +42,11 @@ class GeneratorSource:
                 "augment.ratio=null asks for the whole synthetic pool, but a text generator samples on demand: "
                 "set augment.ratio (synthetic examples per real one)"
             )
-        labels = balanced_labels(count, self.num_classes, seed)
+        return self.draw_labels(balanced_labels(count, self.num_classes, seed), seed)
+
+    def draw_labels(self, labels: np.ndarray, seed: int) -> EmbeddedExamples:
+        """One sample per requested label (strategies that choose the classes, e.g. `augment=rebalance`)."""
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) == 0:
+            return EmbeddedExamples(np.zeros((0, self.dim), dtype=np.float32), labels)
         return EmbeddedExamples(self.generator.sample(labels, seed), labels)

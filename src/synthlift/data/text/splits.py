@@ -3,6 +3,7 @@ per-seed training set of `train_per_class` examples per class drawn from what is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ def make_low_resource_split(
     *,
     test_fraction: float,
     val_fraction: float,
-    train_per_class: int,
+    train_per_class: int | Sequence[int],
     split_seed: int,
     sample_seed: int,
 ) -> TextSplit:
@@ -46,8 +47,12 @@ def make_low_resource_split(
             f"dataset.test_fraction + dataset.val_fraction = {test_fraction} + {val_fraction} leaves nothing "
             f"to train on; their sum must be below 1"
         )
-    if int(train_per_class) != train_per_class or train_per_class < 1:
-        raise ConfigError(f"dataset.train_per_class={train_per_class} must be an integer >= 1")
+    counts = [train_per_class] * len(dataset.class_names) if np.isscalar(train_per_class) else list(train_per_class)
+    if len(counts) != len(dataset.class_names) or any(int(n) != n or n < 1 for n in counts):
+        raise ConfigError(
+            f"dataset.train_per_class={train_per_class} must be an integer >= 1 or one per class "
+            f"({len(dataset.class_names)})"
+        )
 
     split_rng = np.random.default_rng([split_seed, _SPLIT_STREAM])
     sample_rng = np.random.default_rng([sample_seed, _SAMPLE_STREAM])
@@ -63,6 +68,7 @@ def make_low_resource_split(
         n_test = min(n, max(1, round(test_fraction * n)))
         n_val = min(n - n_test, max(1, round(val_fraction * n)))
         pool = members[n_test + n_val :]
+        train_per_class = counts[c]
         if len(pool) < train_per_class:
             raise DataError(
                 f"Dataset {dataset.name!r}: class {class_name!r} has only {len(pool)} examples left for "

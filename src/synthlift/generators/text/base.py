@@ -13,7 +13,7 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pytorch_lightning.loggers import Logger
@@ -55,7 +55,13 @@ class TextFitContext:
 
 
 class TextGenerator(abc.ABC):
-    """Learns from labeled real examples, then samples embeddings for any requested labels."""
+    """Learns from labeled real examples, then samples embeddings for any requested labels.
+
+    `family` groups generators in reports (the leaderboard asks whether any GAN beats the best cheap
+    baseline): "GAN", "VAE", "diffusion", "language model", "cheap baseline" or "other".
+    """
+
+    family: ClassVar[str] = "other"
 
     def check_labels(self, class_names: list[str]) -> None:  # noqa: B027 (optional hook, most need none)
         """Start-up check against the run's dataset, before any work (e.g. a pretraining corpus's classes)."""

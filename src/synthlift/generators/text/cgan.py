@@ -14,11 +14,13 @@ import torch
 
 from synthlift.core.cache import fingerprint
 from synthlift.core.checks import positive, positive_int, probability
-from synthlift.core.errors import ConfigError
+from synthlift.core.errors import ConfigError, InvalidArgument
 from synthlift.generators.divergence import check_sample_scale
 from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData
 from synthlift.generators.text.cgan_module import DIVERGENCE_ADVICE, ConditionalEmbeddingGAN
 from synthlift.generators.text.gupta_tricks import GuptaTricks, TrickSettings
+from synthlift.generators.text.objectives.base import GANObjective
+from synthlift.generators.text.objectives.cross_entropy import CrossEntropyObjective
 from synthlift.generators.text.pretrain import fit_gan, load_pretrained, pretrained_checkpoint
 from synthlift.generators.text.selection import GeneratorSelection
 
@@ -26,9 +28,17 @@ log = logging.getLogger(__name__)
 
 
 class ConditionalGAN(TextGenerator):
+    """The GAN family of the zoo: `objective` (a component), `spectral_norm` and `pack` (PacGAN) choose the
+    variant — `gan=text/cgan`, `text/wgan_gp`, `text/hinge_sn`, `text/pacgan` are this class with other values."""
+
+    family = "GAN"
+
     def __init__(
         self,
         tricks: GuptaTricks,
+        objective: GANObjective | None = None,
+        spectral_norm: bool = False,
+        pack: int = 1,
         latent_dim: int = 64,
         hidden_dim: int = 256,
         num_layers: int = 2,
@@ -40,7 +50,23 @@ class ConditionalGAN(TextGenerator):
         batch_size: int = 32,
         max_epochs: int = 300,
     ):
+        objective = CrossEntropyObjective() if objective is None else objective
+        if not isinstance(objective, GANObjective):
+            raise InvalidArgument("objective", objective, "a GAN objective (generators/text/objectives/*)")
+        if tricks.settings.real_target < 1 and not objective.smooths_labels:
+            raise ConfigError(
+                f"tricks.label_smoothing is on, but {type(objective).__name__} has no real/fake target to smooth: "
+                "set tricks.label_smoothing.enabled=false (or tricks=text/no_smoothing) with this objective"
+            )
+        if not isinstance(spectral_norm, bool):
+            raise InvalidArgument("spectral_norm", spectral_norm, "true or false")
+        self.pack = positive_int("pack", pack)
+        if batch_size % self.pack:
+            raise InvalidArgument("batch_size", batch_size, f"a multiple of pack={pack} (packs are cut from batches)")
+        self.objective = objective
         self.network = {
+            "spectral_norm": spectral_norm,
+            "pack": self.pack,
             "latent_dim": positive_int("latent_dim", latent_dim),
             "hidden_dim": positive_int("hidden_dim", hidden_dim),
             "num_layers": positive_int("num_layers", num_layers),
@@ -57,7 +83,9 @@ class ConditionalGAN(TextGenerator):
         self.module: ConditionalEmbeddingGAN | None = None
 
     def _build(self, embedding_dim: int, num_classes: int, num_real: int, tricks: TrickSettings, teacher=None):
-        return ConditionalEmbeddingGAN(embedding_dim, num_classes, num_real, tricks, teacher, **self.network)
+        return ConditionalEmbeddingGAN(
+            embedding_dim, num_classes, num_real, tricks, teacher, objective=self.objective, **self.network
+        )
 
     def check_labels(self, class_names: list[str]) -> None:
         if self.corpus is not None and self.corpus.class_names != class_names:
@@ -103,14 +131,13 @@ class ConditionalGAN(TextGenerator):
         target data overlap (e.g. `dataset=text/sentiment140_random tricks=text/paper`), pretraining must not
         see them.
         """
-        held_out = context.held_out_texts
+        corpus = self.corpus.load()
+        dropped = sorted(set(corpus.texts) & context.held_out_texts)
+        if dropped:
+            log.info("Pretraining corpus: dropped %d texts of the validation/test set", len(dropped))
+            corpus = corpus.subset([i for i, text in enumerate(corpus.texts) if text not in context.held_out_texts])
 
         def load_corpus() -> tuple[np.ndarray, np.ndarray]:
-            corpus = self.corpus.load()
-            keep = [i for i, text in enumerate(corpus.texts) if text not in held_out]
-            if len(keep) < len(corpus):
-                log.info("Pretraining corpus: dropped %d texts of the validation/test set", len(corpus) - len(keep))
-            corpus = corpus.subset(keep)
             return context.embeddings.encode(train.embedder, corpus.texts), corpus.labels
 
         def build(embedding_dim: int, num_real: int, tricks: TrickSettings) -> ConditionalEmbeddingGAN:
@@ -121,8 +148,11 @@ class ConditionalGAN(TextGenerator):
             key_parts={
                 "corpus": self.corpus.params,
                 "embedder": train.embedder.fingerprint(),
-                "held_out": fingerprint(sorted(held_out)),
+                # The texts pretraining actually leaves out, not every held-out text of the run: a target
+                # dataset that shares no text with the corpus reuses the one checkpoint of every other.
+                "dropped": fingerprint(dropped),
                 "network": self.network,
+                "objective": self.objective.params,
                 "num_classes": train.num_classes,
             },
             load_corpus=load_corpus,

@@ -1,5 +1,9 @@
 """Conditional GAN over sentence embeddings (Gupta, ICASSP 2019): it generates an embedding together
-with the one-hot sentiment label it was conditioned on, so every sample is labeled by construction."""
+with the one-hot sentiment label it was conditioned on, so every sample is labeled by construction.
+
+The objective (cross-entropy, Wasserstein-GP, hinge) is a component of its own
+(`generators/text/objectives/`); the discriminator can be spectrally normalised and can judge packs of
+samples (PacGAN), so the GAN family of the zoo shares this one network and training loop."""
 
 from __future__ import annotations
 
@@ -10,13 +14,17 @@ from torch import Tensor, nn
 
 from synthlift.generators.divergence import check_loss
 from synthlift.generators.text.gupta_tricks import TrickSettings
+from synthlift.generators.text.objectives.base import GANObjective
 
 
-def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
-    """Linear layers with LeakyReLU (and optional dropout) between them; the last layer is linear."""
+def mlp(sizes: list[int], dropout: float = 0.0, spectral_norm: bool = False) -> nn.Sequential:
+    """Linear layers with LeakyReLU (and optional dropout) between them; the last layer is linear.
+    `spectral_norm` divides every weight by its largest singular value (Miyato et al. 2018), bounding the
+    network's Lipschitz constant."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(fan_in, fan_out))
+        linear = nn.Linear(fan_in, fan_out)
+        layers.append(nn.utils.parametrizations.spectral_norm(linear) if spectral_norm else linear)
         if i < len(sizes) - 2:
             layers.append(nn.LeakyReLU(0.2))
             if dropout > 0:
@@ -34,23 +42,41 @@ class Generator(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.num_classes = num_classes
-        self.net = _mlp([latent_dim + num_classes] + [hidden_dim] * num_layers + [output_dim])
+        self.net = mlp([latent_dim + num_classes] + [hidden_dim] * num_layers + [output_dim])
 
     def forward(self, noise: Tensor, labels: Tensor) -> Tensor:
         return self.net(torch.cat([noise, F.one_hot(labels, self.num_classes).float()], dim=1))
 
 
 class Discriminator(nn.Module):
-    """D(embedding, one-hot label) -> real/fake logit: it judges the (embedding, label) pair."""
+    """D(embedding, one-hot label) -> real/fake score: it judges the (embedding, label) pair.
 
-    def __init__(self, input_dim: int, num_classes: int, hidden_dim: int, num_layers: int, dropout: float):
+    With `pack` > 1 it judges `pack` pairs at once, all real or all generated (PacGAN, Lin et al. 2018): a
+    generator that collapses onto a few modes produces packs of near-duplicates, which a packed
+    discriminator sees at a glance, so collapse is penalised. A batch of n pairs gets n / pack scores.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_classes: int,
+        hidden_dim: int,
+        num_layers: int,
+        dropout: float,
+        spectral_norm: bool = False,
+        pack: int = 1,
+    ):
         super().__init__()
         self.num_classes = num_classes
-        self.net = _mlp([input_dim + num_classes] + [hidden_dim] * num_layers + [1], dropout)
+        self.pack = pack
+        sizes = [pack * (input_dim + num_classes)] + [hidden_dim] * num_layers + [1]
+        self.net = mlp(sizes, dropout, spectral_norm)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        one_hot = F.one_hot(labels, self.num_classes).float()
-        return self.net(torch.cat([embeddings, one_hot], dim=1)).squeeze(1)
+        pairs = torch.cat([embeddings, F.one_hot(labels, self.num_classes).float()], dim=1)
+        if len(pairs) % self.pack:
+            raise ValueError(f"a batch of {len(pairs)} cannot be cut into packs of {self.pack}")
+        return self.net(pairs.reshape(len(pairs) // self.pack, -1)).squeeze(1)
 
 
 class ConditionalEmbeddingGAN(LightningModule):
@@ -69,6 +95,9 @@ class ConditionalEmbeddingGAN(LightningModule):
         tricks: TrickSettings,
         teacher: nn.Module | None = None,
         *,
+        objective: GANObjective,
+        spectral_norm: bool,
+        pack: int,
         latent_dim: int,
         hidden_dim: int,
         num_layers: int,
@@ -80,6 +109,8 @@ class ConditionalEmbeddingGAN(LightningModule):
     ):
         super().__init__()
         self.automatic_optimization = False
+        self.objective = objective
+        self.discriminator_updates = 0
         self.tricks = tricks
         self.num_classes = num_classes
         self.num_real = num_real
@@ -87,7 +118,9 @@ class ConditionalEmbeddingGAN(LightningModule):
         self.lr_generator = lr_generator
         self.lr_discriminator = lr_discriminator
         self.generator = Generator(latent_dim, num_classes, hidden_dim, num_layers, embedding_dim)
-        self.discriminator = Discriminator(embedding_dim, num_classes, hidden_dim, num_layers, dropout)
+        self.discriminator = Discriminator(
+            embedding_dim, num_classes, hidden_dim, num_layers, dropout, spectral_norm=spectral_norm, pack=pack
+        )
         if tricks.consistency_weight > 0 and teacher is None:
             raise ValueError("classifier consistency is on but no teacher classifier was given")
         self.teacher = teacher if tricks.consistency_weight > 0 else None
@@ -112,17 +145,17 @@ class ConditionalEmbeddingGAN(LightningModule):
     def on_train_epoch_end(self) -> None:
         self.noise_std *= self.tricks.instance_noise_decay
 
-    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        """One-sided label smoothing: real targets are `real_target` (e.g. 0.9), fake targets stay 0."""
-        real_targets = torch.full_like(real_logits, self.tricks.real_target)
-        return F.binary_cross_entropy_with_logits(real_logits, real_targets) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
+    def discriminator_loss(self, real: Tensor, fake: Tensor, labels: Tensor) -> Tensor:
+        """The objective's loss (with one-sided label smoothing's `real_target` where it has one), plus its
+        penalty (e.g. WGAN-GP's gradient penalty)."""
+        loss = self.objective.discriminator_loss(
+            self.discriminator(real, labels), self.discriminator(fake, labels), self.tricks.real_target
         )
+        return loss + self.objective.penalty(lambda points: self.discriminator(points, labels), real, fake)
 
     def generator_losses(self, fake: Tensor, labels: Tensor) -> dict[str, Tensor]:
         """Adversarial loss, plus (consistency on) the teacher's cross-entropy on the conditioned label."""
-        fake_logits = self.discriminator(fake, labels)
-        losses = {"adversarial": F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))}
+        losses = {"adversarial": self.objective.generator_loss(self.discriminator(fake, labels))}
         total = losses["adversarial"]
         if self.teacher is not None:
             losses["consistency"] = F.cross_entropy(self.teacher(fake), labels)
@@ -131,6 +164,7 @@ class ConditionalEmbeddingGAN(LightningModule):
         return losses
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        """One discriminator update per batch; one generator update every `objective.critic_steps` of them."""
         real, labels, index = batch
         if self.epoch_noise is not None and self.noise_std > 0:
             real = real + self.epoch_noise[index]
@@ -138,19 +172,21 @@ class ConditionalEmbeddingGAN(LightningModule):
         noise = torch.randn(len(labels), self.generator.latent_dim, device=self.device)
         fake = self.generator(noise, labels)
 
-        d_loss = self.discriminator_loss(self.discriminator(real, labels), self.discriminator(fake.detach(), labels))
+        d_loss = self.discriminator_loss(real, fake.detach(), labels)
         self._check_finite("discriminator", d_loss)
         d_opt.zero_grad()
         self.manual_backward(d_loss)
         d_opt.step()
+        self.log("train/d_loss", d_loss, on_step=False, on_epoch=True)
+        self.discriminator_updates += 1
+        if self.discriminator_updates % self.objective.critic_steps:
+            return
 
         g_losses = self.generator_losses(fake, labels)
         self._check_finite("generator", g_losses["total"])
         g_opt.zero_grad()
         self.manual_backward(g_losses["total"])
         g_opt.step()
-
-        self.log("train/d_loss", d_loss, on_step=False, on_epoch=True)
         for name, value in g_losses.items():
             self.log(f"train/g_{name}", value, on_step=False, on_epoch=True)
 

@@ -35,10 +35,13 @@ def fit_gan(
     callbacks: Sequence[Callback] = (),
     description: str = "cGAN",
 ) -> ConditionalEmbeddingGAN:
-    """Fit on `(x, y)`; batches carry example indices for the per-example instance noise."""
+    """Fit on `(x, y)`; batches carry example indices for the per-example instance noise. Batches are whole
+    (a packed discriminator cuts them into packs), so fewer examples than `batch_size` make one smaller batch."""
     seed_everything(seed, workers=True, verbose=False)
     data = TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long), torch.arange(len(y)))
-    loader = DataLoader(data, batch_size=min(batch_size, len(y)), shuffle=True, drop_last=True)
+    batch_size = min(batch_size, len(y))
+    batch_size -= batch_size % gan.discriminator.pack
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)
     progress = LightningProgress(f"{description} steps", max_epochs * len(loader))
     make_trainer(trainer_cfg, max_epochs, loggers, [*callbacks, progress]).fit(gan, loader)
     return gan.cpu()
@@ -61,7 +64,7 @@ def pretrained_checkpoint(
     Returns `(path, created)`.
     """
     pretrain_tricks = tricks.for_pretraining()
-    key = fingerprint("text-cgan-pretrain-v3", dict(key_parts), batch_size, pretrain_tricks.__dict__)
+    key = fingerprint("text-cgan-pretrain-v4", dict(key_parts), batch_size, pretrain_tricks.__dict__)
 
     def create(tmp: Path) -> None:
         x, y = load_corpus()

@@ -1,0 +1,204 @@
+"""`gan=text/llm`: a causal language model prompted per label writes texts, which the run's embedder embeds.
+
+At fit time, for each class, `pool_per_class` prompts are filled in (`{label}`: the class's word, `{examples}`:
+`num_examples` random training texts of the class, one per "- " line) and continued by the model; the first line
+of each continuation is a synthetic text of that class, an empty one is dropped. Sampling draws embedded texts
+from the class's pool, so a run asks the model for a fixed number of texts however many samples it then takes.
+
+Generation is by far the slowest step of any generator here (minutes on a CPU for a small model), so the pool is
+cached in `<cache_dir>/llm/` by everything it depends on: the model, prompt, settings, seed and training set.
+Every job of a sweep that shares those (e.g. the same seed with another augment strategy or classifier) reuses
+it, and a cache hit never loads the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+import numpy as np
+import torch
+
+from synthlift.core.cache import fingerprint, get_or_create
+from synthlift.core.checks import non_negative_int, positive, positive_int, unit_target
+from synthlift.core.errors import ConfigError, DataError, InvalidArgument
+from synthlift.generators.text.base import TextFitContext, TextTrainData
+from synthlift.generators.text.numeric import ClassResampler, seeded
+
+DEFAULT_PROMPT = "Here are some texts with {label} sentiment:\n{examples}\n-"
+
+
+def one_line(text: str, max_words: int | None = None) -> str:
+    """`text` as one line of at most `max_words` words: a training text's line breaks would end a few-shot list
+    item early, and comparing generated with training texts must ignore spacing."""
+    return " ".join(text.split()[:max_words])
+
+
+class PromptedLanguageModel(ClassResampler):
+    """Label-conditioned few-shot prompts to a Hugging Face causal LM; its `rows` are the embedded texts it wrote."""
+
+    family = "language model"
+
+    def __init__(
+        self,
+        model: str,
+        prompt: str = DEFAULT_PROMPT,
+        num_examples: int = 3,
+        max_example_words: int = 64,
+        label_names: Mapping[str, str] | None = None,
+        pool_per_class: int = 64,
+        max_new_tokens: int = 48,
+        do_sample: bool = True,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        batch_size: int = 16,
+        device: str = "cpu",
+    ):
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidArgument("model", model, "a Hugging Face hub name or a local model directory")
+        self.model = model
+        self.prompt = _checked_prompt(prompt)
+        self.label_names = dict(label_names or {})
+        if not all(isinstance(word, str) and word.strip() for word in self.label_names.values()):
+            raise InvalidArgument("label_names", self.label_names, "a mapping from class name to a non-empty word")
+        if not isinstance(do_sample, bool):
+            raise InvalidArgument("do_sample", do_sample, "true or false")
+        self.num_examples = non_negative_int("num_examples", num_examples)
+        self.max_example_words = positive_int("max_example_words", max_example_words)
+        self.pool_per_class = positive_int("pool_per_class", pool_per_class)
+        sampling = {"temperature": positive("temperature", temperature), "top_p": unit_target("top_p", top_p)}
+        # generate()'s settings; temperature and top_p only where they act, so greedy pools share a cache entry.
+        self.generation: dict[str, Any] = {
+            "max_new_tokens": positive_int("max_new_tokens", max_new_tokens),
+            "do_sample": do_sample,
+            **(sampling if do_sample else {}),
+        }
+        self.batch_size = positive_int("batch_size", batch_size)
+        try:
+            self.device = str(torch.device(device))
+        except (RuntimeError, TypeError):
+            raise InvalidArgument("device", device, "a torch device: cpu, cuda, cuda:1, mps") from None
+
+    def check_labels(self, class_names: list[str]) -> None:
+        unknown = sorted(set(self.label_names) - set(class_names))
+        if unknown:
+            raise ConfigError(f"label_names has keys {unknown} that are not classes of the dataset: {class_names}")
+
+    def fit(self, train: TextTrainData, context: TextFitContext) -> dict[str, float]:
+        """Write (or reuse) the pool and embed it. Returns what the texts are like: `llm_usable_fraction` of
+        continuations with a non-empty first line, their `llm_mean_words`, the `llm_distinct_fraction` of distinct
+        texts and the `llm_copy_fraction` that repeat a training text verbatim."""
+        self.class_names = list(train.class_names)
+        settings = [self.prompt, self.label_names, self.num_examples, self.max_example_words, self.pool_per_class]
+        # batch_size and device change the random stream of sampling, hence the texts.
+        settings += [self.generation, self.batch_size, self.device]
+        key = fingerprint(
+            self._model_identity(), settings, context.seed, self.class_names, train.texts, train.y.tolist()
+        )
+
+        def create(tmp: Path) -> None:
+            tmp.write_text(json.dumps(self._write_pools(train, context.seed), ensure_ascii=False), encoding="utf-8")
+
+        path, _ = get_or_create(context.cache_dir / "llm" / f"{key}.json", create)
+        pools = json.loads(path.read_text(encoding="utf-8"))
+        empty = [name for name in self.class_names if not pools[name]]
+        if empty:
+            raise DataError(
+                f"model={self.model!r} wrote no usable text for class(es) {empty} (every continuation's first line "
+                f"was empty): raise pool_per_class or max_new_tokens, or end the prompt where a text should start "
+                f"(e.g. after '-'); the pool is in {path}"
+            )
+        texts = [text for name in self.class_names for text in pools[name]]
+        x = context.embeddings.encode(train.embedder, texts)
+        self.rows = np.split(x, np.cumsum([len(pools[name]) for name in self.class_names])[:-1])
+        training = {one_line(text) for text in train.texts}
+        return {
+            "llm_usable_fraction": len(texts) / (self.pool_per_class * len(self.class_names)),
+            "llm_mean_words": float(np.mean([len(text.split()) for text in texts])),
+            "llm_distinct_fraction": len(set(texts)) / len(texts),
+            "llm_copy_fraction": float(np.mean([text in training for text in texts])),
+        }
+
+    def _draw(self, label: int, count: int, rng: np.random.Generator) -> np.ndarray:
+        """Distinct texts of the pool while it lasts, with replacement beyond its size."""
+        rows = self.rows[label]
+        return rows[rng.choice(len(rows), size=count, replace=count > len(rows))]
+
+    def _model_identity(self) -> Any:
+        """The cache key's model part: a hub name as given; a local directory by its path and its files' sizes and
+        modification times, so that weights saved over it invalidate the pool."""
+        folder = Path(self.model).expanduser()
+        if not folder.is_dir():
+            return self.model
+        files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
+        return [str(folder.resolve()), files]
+
+    def _prompts(self, train: TextTrainData, seed: int) -> tuple[list[str], list[str]]:
+        """`pool_per_class` prompts per class, each with its own random examples, and the class name of each."""
+        rng = np.random.default_rng(seed)
+        prompts, owners = [], []
+        for label, name in enumerate(self.class_names):
+            members = [one_line(train.texts[i], self.max_example_words) for i in np.flatnonzero(train.y == label)]
+            for _ in range(self.pool_per_class):
+                examples = "\n".join(f"- {members[i]}" for i in rng.permutation(len(members))[: self.num_examples])
+                prompts.append(self.prompt.format(label=self.label_names.get(name, name), examples=examples))
+                owners.append(name)
+        return prompts, owners
+
+    def _write_pools(self, train: TextTrainData, seed: int) -> dict[str, list[str]]:
+        """Class name -> the non-empty first lines of the model's continuations of that class's prompts."""
+        prompts, owners = self._prompts(train, seed)
+        pools: dict[str, list[str]] = {name: [] for name in self.class_names}
+        for name, continuation in zip(owners, self._generate(prompts, seed), strict=True):
+            line = continuation.split("\n", 1)[0].strip()
+            if line:
+                pools[name].append(line)
+        return pools
+
+    def _generate(self, prompts: list[str], seed: int) -> list[str]:
+        """The model's continuation of each prompt, in batches left-padded so that every continuation starts right
+        after its prompt. Offline (HF_HUB_OFFLINE), only local files are read: nothing is ever downloaded."""
+        from huggingface_hub import is_offline_mode
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        offline = is_offline_mode()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model, padding_side="left", local_files_only=offline)
+            model = AutoModelForCausalLM.from_pretrained(self.model, local_files_only=offline)
+        except OSError as error:
+            raise ConfigError(
+                f"model={self.model!r} cannot be loaded: give a local model directory, or a hub name that is in the "
+                f"local Hugging Face cache when offline ({error})"
+            ) from error
+        model = model.to(self.device).eval()
+        if tokenizer.pad_token is None:  # GPT-2-style tokenizers have none; padded positions are masked anyway
+            tokenizer.pad_token = tokenizer.eos_token
+        continuations = []
+        with seeded(seed), torch.no_grad():
+            for start in range(0, len(prompts), self.batch_size):
+                batch = tokenizer(prompts[start : start + self.batch_size], return_tensors="pt", padding=True)
+                input_ids = batch["input_ids"].to(self.device)
+                generated = model.generate(
+                    input_ids=input_ids,
+                    attention_mask=batch["attention_mask"].to(self.device),
+                    pad_token_id=tokenizer.pad_token_id,
+                    **self.generation,
+                )
+                continuations += tokenizer.batch_decode(generated[:, input_ids.shape[1] :], skip_special_tokens=True)
+        return continuations
+
+
+def _checked_prompt(prompt: Any) -> str:
+    """A template whose fields are `{label}` (required: the prompt is what makes the texts class-conditional)
+    and optionally `{examples}`; literal braces are doubled, as in `str.format`."""
+    expected = "a str.format template with a {label} field and optionally {examples}, and no other field"
+    try:
+        fields = {field for _, field, _, _ in Formatter().parse(prompt) if field is not None}
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidArgument("prompt", prompt, expected) from None
+    if "label" not in fields or not fields <= {"label", "examples"}:
+        raise InvalidArgument("prompt", prompt, expected)
+    return prompt

@@ -1,0 +1,277 @@
+"""`python -m synthlift.report.leaderboard` (`make leaderboard`): is synthetic data worth it, against what?
+
+Runs the leaderboard's sweeps (`conf/experiment/text/leaderboard*.yaml`: every generator with `mix` on
+six datasets at 50 per class and on MR/CR at 250; then the other strategies and mixing ratios for the
+generators with the best mean lift of the first stage), then writes `experiments/leaderboard.md` from
+the sweeps' results.json files — never from typed numbers. Sweeps resume, so a rerun with nothing changed
+trains nothing and rewrites the same table. `--render-only` skips the sweeps.
+
+Every lift is paired by seed against the real-only model of the same run, both arms under the same
+training protocol (by default `protocol=tuned`: each arm's classifier chooses its regularisation and
+steps on validation within the same step budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import get_class
+
+from synthlift.core.io import atomic_write_text
+from synthlift.core.paths import PROJECT_ROOT, default_output_root
+from synthlift.core.results import package_versions
+from synthlift.core.stats import HELPS, summarize_paired, verdict
+from synthlift.report.collect import load_runs, metric
+from synthlift.report.predictors import lift_predictors
+
+FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
+BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
+NUM_BEST = 3
+QUALITY_COLUMNS = {  # results.json key -> column title
+    "precision": "precision",
+    "recall": "recall",
+    "density": "density",
+    "coverage": "coverage",
+    "c2st_acc": "C2ST acc",
+    "dcr_ratio": "DCR ratio",
+    "diversity_ratio": "diversity",
+    "synthetic_as_test_acc": "synth-as-test",
+}
+COMMAND = "python -m synthlift.report.leaderboard"
+
+
+def run_stage(experiment: str, overrides: Sequence[str] = ()) -> int:
+    """One sweep, as a user would start it (it resumes: finished jobs are skipped)."""
+    command = [sys.executable, "-m", "synthlift.run", "-m", f"experiment=text/{experiment}", *overrides]
+    print("$ " + " ".join(command[1:]), flush=True)
+    return subprocess.run(command, cwd=PROJECT_ROOT, check=False).returncode
+
+
+def _option(record: dict[str, Any], group: str) -> str | None:
+    """The option a run chose for `group` (`gan=text/smote` -> `smote`), from its overrides."""
+    for override in record.get("overrides", []):
+        key, _, value = override.partition("=")
+        if key == group:
+            return value.split("/")[-1]
+    return None
+
+
+def _dataset_label(config: dict[str, Any]) -> str:
+    dataset = config["dataset"]
+    if "source" in dataset:  # domain adaptation: source -> target
+        return f"{dataset['source']['name']}→{dataset['target']['name']}"
+    return dataset["name"]
+
+
+def _family(target: str) -> str:
+    try:
+        return getattr(get_class(target), "family", "other")
+    except (ImportError, AttributeError):
+        return "other"
+
+
+def run_table(sweep_dirs: Sequence[Path]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per finished run (setting, generator, strategy, seed, lift, quality metrics, wall time),
+    and the failures, each as `run dir: error`."""
+    rows, failures = [], []
+    for sweep_dir in sweep_dirs:
+        if not sweep_dir.is_dir():
+            continue
+        records, unreadable = load_runs(sweep_dir)
+        failures += [f"{sweep_dir.name}/{run.run_dir}: {run.error}" for run in unreadable]
+        for run_dir, record in records:
+            if record.get("status") != "ok":
+                failures.append(f"{sweep_dir.name}/{run_dir}: {record.get('error')}")
+                continue
+            config = record["config"]
+            per_class = config["dataset"].get("train_per_class")
+            rows.append(
+                {
+                    "setting": f"{_dataset_label(config)} @ {per_class}/class",
+                    "generator": _option(record, "gan") or config["gan"]["_target_"].rsplit(".", 1)[-1],
+                    "family": _family(config["gan"]["_target_"]),
+                    "strategy": _option(record, "augment") or config["augment"]["_target_"].rsplit(".", 1)[-1],
+                    "ratio": config.get("synthetic_per_real"),
+                    "seed": record.get("seed"),
+                    "acc_real_only": metric(record, "acc_real_only"),
+                    "acc_augmented": metric(record, "acc_augmented"),
+                    "wall_s": float(sum((record.get("timings") or {}).values())),
+                    **{key: metric(record, key) for key in QUALITY_COLUMNS},
+                }
+            )
+    return pd.DataFrame(rows), failures
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, generator, strategy, ratio): the paired lift over seeds with its 95% CI and p-value,
+    the mean quality metrics and the mean wall time per run."""
+    rows = []
+    for (setting, generator, strategy, ratio), group in runs.groupby(
+        ["setting", "generator", "strategy", "ratio"], dropna=False, sort=True
+    ):
+        summary = summarize_paired(group["acc_augmented"], group["acc_real_only"])
+        rows.append(
+            {
+                "setting": setting,
+                "generator": generator,
+                "family": group["family"].iloc[0],
+                "strategy": strategy,
+                "ratio": ratio,
+                "n": summary.n,
+                "lift": summary.mean,
+                "ci_low": summary.ci_low,
+                "ci_high": summary.ci_high,
+                "p_value": summary.p_value,
+                "verdict": verdict(summary),
+                "acc_real_only": group["acc_real_only"].mean(),
+                "wall_s": group["wall_s"].mean(),
+                **{key: group[key].mean() for key in QUALITY_COLUMNS},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_generators(summary: pd.DataFrame, count: int = NUM_BEST) -> list[str]:
+    """The generators with the highest lift averaged over the settings of the `mix` stage."""
+    mix = summary[summary["strategy"] == "mix"]
+    return list(mix.groupby("generator")["lift"].mean().sort_values(ascending=False).index[:count])
+
+
+def _points(value: float, signed: bool = True) -> str:
+    return "—" if not np.isfinite(value) else f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
+
+
+def _number(value: float) -> str:
+    return "—" if not np.isfinite(value) else f"{value:.3f}"
+
+
+def _method(row: pd.Series) -> str:
+    strategy = "" if row["strategy"] == "mix" else f" + {row['strategy']}"
+    ratio = row["ratio"]
+    shown = "" if ratio is None or not np.isfinite(ratio) or ratio == 1.0 else f" ({ratio:g}×)"
+    return f"{row['generator']}{strategy}{shown}"
+
+
+def _setting_table(rows: pd.DataFrame) -> list[str]:
+    header = ["method", "family", "lift (points) [95% CI]", "p", "verdict", *QUALITY_COLUMNS.values(), "s/run"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in rows.sort_values("lift", ascending=False).iterrows():
+        cells = [
+            _method(row),
+            row["family"],
+            f"{_points(row['lift'])} [{_points(row['ci_low'])}, {_points(row['ci_high'])}]",
+            "—" if not np.isfinite(row["p_value"]) else f"{row['p_value']:.3f}",
+            row["verdict"],
+            *(_number(row[key]) for key in QUALITY_COLUMNS),
+            f"{row['wall_s']:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _headline(summary: pd.DataFrame) -> list[str]:
+    """Per setting, in words: the best method, and whether any GAN beats the best cheap baseline."""
+    lines = []
+    for setting, rows in summary.groupby("setting", sort=True):
+        best = rows.loc[rows["lift"].idxmax()]
+        claim = "helps (CI above 0)" if best["verdict"] == HELPS else f"is not significant ({best['verdict']})"
+        sentence = (
+            f"- **{setting}**: best is {_method(best)} at {_points(best['lift'])} points "
+            f"[{_points(best['ci_low'])}, {_points(best['ci_high'])}], which {claim}."
+        )
+        gans, cheap = rows[rows["family"] == "GAN"], rows[rows["family"] == "cheap baseline"]
+        if len(gans) and len(cheap):
+            gan, baseline = gans.loc[gans["lift"].idxmax()], cheap.loc[cheap["lift"].idxmax()]
+            beats = "beats" if gan["lift"] > baseline["lift"] else "does not beat"
+            sentence += (
+                f" The best GAN ({_method(gan)}, {_points(gan['lift'])}) {beats} the best cheap baseline "
+                f"({_method(baseline)}, {_points(baseline['lift'])})."
+            )
+        lines.append(sentence)
+    return lines
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):  # /proc/cpuinfo names the model on Linux
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    versions = package_versions()
+    packages = ", ".join(f"{name} {versions[name]}" for name in sorted(versions))
+    return f"{cpu}, {os.cpu_count()} cores, no GPU used; {packages}"
+
+
+def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None) -> str:
+    settings = sorted(summary["setting"].unique()) if len(summary) else []
+    # One point per (setting, generator) of the mix stages: what the generator made, against what it bought.
+    predictors = lift_predictors(summary[summary["strategy"] == "mix"], QUALITY_COLUMNS)
+    out = [
+        "# Leaderboard: is synthetic data worth it, against what?",
+        "",
+        f"Generated by `{COMMAND}` on {datetime.date.today().isoformat()} from the sweeps' results.json files "
+        "(nothing typed by hand).",
+        f"Machine: {_machine()}.",
+        f"Runs: {len(runs)} finished, {len(failures)} failed; compute {runs['wall_s'].sum() / 60:.1f} min summed "
+        "over runs" + (f", {wall_s / 60:.1f} min wall time for this command." if wall_s is not None else "."),
+        "",
+        "Protocol: every lift is accuracy(real + synthetic) − accuracy(real only) on the held-out real test set,",
+        "paired by seed (same split, same initialisation), mean over seeds with its 95% Student-t CI and paired",
+        "p-value. Both arms' classifiers choose weight decay and number of steps on the validation set, within",
+        "the same step budget (`protocol=tuned`). Quality metrics are means over seeds; s/run is wall time.",
+        "The `llm` generator is not on this board: no language model is available offline on this machine.",
+        "",
+        "## Headline",
+        "",
+        *_headline(summary),
+        "",
+        "## Which quality metric predicts lift?",
+        "",
+        *predictors,
+    ]
+    for setting in settings:
+        out += ["", f"## {setting}", "", *_setting_table(summary[summary["setting"] == setting])]
+    if failures:
+        out += ["", "## Failed runs", "", *(f"- {failure}" for failure in failures)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="synthlift-leaderboard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--render-only", action="store_true", help="only rewrite the table from existing sweeps")
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "experiments" / "leaderboard.md")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    sweeps = Path(default_output_root()) / "multirun"
+    stage_dirs = [sweeps / stage for stage in (*FIRST_STAGES, *BEST_STAGES)]
+    codes = [] if args.render_only else [run_stage(stage) for stage in FIRST_STAGES]
+    runs, failures = run_table(stage_dirs[: len(FIRST_STAGES)])
+    if runs.empty:
+        print(f"synthlift-leaderboard: no finished run under {sweeps}", file=sys.stderr)
+        return 2
+    best = best_generators(summarise(runs))
+    if not args.render_only:
+        codes += [run_stage(stage, [f"gan={','.join(f'text/{name}' for name in best)}"]) for stage in BEST_STAGES]
+    runs, failures = run_table(stage_dirs)
+    wall_s = None if args.render_only else time.perf_counter() - started
+    atomic_write_text(args.output, render(summarise(runs), runs, failures, wall_s))
+    print(f"wrote {args.output} ({len(runs)} runs; best generators of the mix stage: {', '.join(best)})")
+    return 1 if any(codes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
