@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup run test test-fast lint bench report clean
+.PHONY: setup run test test-fast lint bench report leaderboard clean
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks $(ARGS)
+
+# Every generator and strategy on six datasets (about 90 min on 2 cores), then experiments/leaderboard.md;
+# rerunning resumes the sweeps. `make leaderboard ARGS=--render-only` only rewrites the table.
+leaderboard: setup
+	$(BIN)/python -m synthlift.report.leaderboard $(ARGS)
 
 # make report DIR=outputs/multirun/<name>
 report: setup

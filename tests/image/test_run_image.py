@@ -94,7 +94,7 @@ def test_tiny_run_on_faces_reports_the_merged_classes_too(tmp_path, shared_cache
 
 
 def test_sweep_over_seeds_and_strategies_reuses_the_cached_gan_and_reports(tmp_path, shared_cache_dir):
-    args = ("-m", "name=image_grid", "seed=0,1", "augment=mix,replace", *SMALL_SHAPES)
+    args = ("-m", "name=image_grid", "seed=0,1", "augment=mix,synthetic_pretrain", *SMALL_SHAPES)
     proc = run(*args, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     log = proc.stdout + proc.stderr
@@ -104,11 +104,13 @@ def test_sweep_over_seeds_and_strategies_reuses_the_cached_gan_and_reports(tmp_p
     assert len(records) == 4 and all(r["status"] == "ok" for r in records)
     by_strategy = {
         strategy: [r for r in records if r["config"]["augment"]["_target_"].endswith(name)]
-        for strategy, name in (("mix", "Mix"), ("replace", "Replace"))
+        for strategy, name in (("mix", "Mix"), ("synthetic_pretrain", "SyntheticPretrain"))
     }
     assert [sorted(r["seed"] for r in runs) for runs in by_strategy.values()] == [[0, 1], [0, 1]]
-    for mixed, replaced in zip(*by_strategy.values(), strict=False):  # same seed: same baseline
-        assert mixed["metrics"]["miou_real_only"] == replaced["metrics"]["miou_real_only"]
+    for mixed, pretrained in zip(*by_strategy.values(), strict=False):  # same seed: same baseline
+        assert mixed["metrics"]["miou_real_only"] == pretrained["metrics"]["miou_real_only"]
+        assert mixed["metrics"]["miou_augmented"] != pretrained["metrics"]["miou_augmented"]
+        assert 0 <= mixed["metrics"]["coverage"] <= 1 and 0 <= mixed["metrics"]["c2st_acc"] <= 1  # image quality
     report = run(str(sweep_dir), workdir=tmp_path, cache_dir=shared_cache_dir, module="synthlift.report")
     assert report.returncode == 0, report.stdout + report.stderr
     table = pd.read_csv(sweep_dir / "report.csv")
@@ -153,6 +155,8 @@ def test_tiny_run_on_the_gpu(compose_config, tmp_path):
         ("num_synthetic=0", r"num_synthetic=0 is invalid"),
         ("augment=replace augment.ratio=0", r"augment.ratio=0 is invalid"),
         ("gan.generator.resolution=64", r"gan.generator.resolution=64 differs from dataset.resolution=32"),
+        ("augment=filter", r"augment=ConfidenceFilter needs .* which this track lacks"),
+        ("augment=dann", r"augment=DomainAdversarial needs a downstream model with a domain-adversarial head"),
     ],
 )
 def test_impossible_image_config_values_are_rejected_naming_the_key(compose_config, override, message):

@@ -195,8 +195,8 @@ class EmbeddingClassifier:
     def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict[str, Any]:
         """Accuracy, macro-F1, balanced accuracy (mean per-class recall; torchmetrics) of `model` on `(x, y)`,
         and how many classes it predicts."""
-        logits = model(torch.as_tensor(x, dtype=torch.float32))
-        target = torch.as_tensor(y, dtype=torch.long)
+        logits = model(torch.tensor(x, dtype=torch.float32))  # copies: data arrays may be read-only
+        target = torch.tensor(y, dtype=torch.long)
         return {
             "acc": MulticlassAccuracy(num_classes, average="micro")(logits, target).item(),
             "f1": MulticlassF1Score(num_classes, average="macro")(logits, target).item(),
@@ -208,16 +208,17 @@ class EmbeddingClassifier:
     @torch.no_grad()
     def probabilities(model: nn.Module, x: np.ndarray) -> np.ndarray:
         """Class probabilities (n, classes): what `augment=filter` judges synthetic examples by."""
-        return torch.softmax(model(torch.as_tensor(x, dtype=torch.float32)), dim=1).numpy()
+        return torch.softmax(model(torch.tensor(x, dtype=torch.float32)), dim=1).numpy()
 
 
 def _phase_tensors(phase: TrainingPhase) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """Copies (`torch.tensor`), since cached embeddings may be read-only arrays."""
     examples = phase.examples
     return (
-        torch.as_tensor(examples.x, dtype=torch.float32),
-        torch.as_tensor(examples.y, dtype=torch.long),
-        None if phase.weights is None else torch.as_tensor(phase.weights, dtype=torch.float32),
-        None if phase.domains is None else torch.as_tensor(phase.domains, dtype=torch.long),
+        torch.tensor(examples.x, dtype=torch.float32),
+        torch.tensor(examples.y, dtype=torch.long),
+        None if phase.weights is None else torch.tensor(phase.weights, dtype=torch.float32),
+        None if phase.domains is None else torch.tensor(phase.domains, dtype=torch.long),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from synthlift.augment.base import SyntheticSource
+from synthlift.core.build import build
 from synthlift.core.results import Unmeasured
 
 
@@ -44,7 +45,10 @@ class RealReference:
     def by_class(self, samples: Any) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """(class name, real training embeddings of the class, synthetic embeddings of the class) for every
         class: per-class metrics compare each class with itself, since a conditional generator can match the
-        overall cloud while putting one class's samples where the other's belong."""
+        overall cloud while putting one class's samples where the other's belong. With a single class (the
+        image track) there is nothing per class that the overall numbers do not already say."""
+        if self.num_classes == 1:
+            return
         for label in range(self.num_classes):
             yield self.class_name(label), self.train.x[self.train.y == label], samples.x[samples.y == label]
 
@@ -63,6 +67,11 @@ class QualityMetrics:
             if not isinstance(metric, QualityMetric):
                 raise TypeError(f"metrics.{key} builds {type(metric).__name__}, not a QualityMetric")
         self.metrics = dict(metrics)
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any] | None) -> QualityMetrics:
+        """Every metric of the `metrics` group's node (`{name: {_target_: ...}}`; null or {} = none)."""
+        return cls({name: build(metric, f"metrics.{name}") for name, metric in (node or {}).items()})
 
     def evaluate(self, real: RealReference, synthetic: SyntheticSource) -> dict[str, float | Unmeasured]:
         results: dict[str, float | Unmeasured] = {}

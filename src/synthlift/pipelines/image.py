@@ -42,6 +42,7 @@ from synthlift.downstream.unet import DenseUNet, dense_heads
 from synthlift.generators.image.gan import ImageGAN
 from synthlift.inversion.encoder import EncoderInversion
 from synthlift.labeler.handsoff import HandsOffLabeler
+from synthlift.metrics.base import QualityMetrics
 from synthlift.metrics.dense import LABEL_OF_HEAD
 from synthlift.perceptual.base import PerceptualDistance
 
@@ -112,6 +113,8 @@ def lift_pairs(metric_names: Sequence[str]) -> dict[str, list[str]]:
 def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger] = ()) -> dict[str, Any]:
     """Run every stage and return the `metrics`, `sizes`, `timings` and `lift_pairs` of results.json."""
     parts = build_components(cfg)
+    quality = QualityMetrics.from_config(cfg.get("metrics"))
+    feature_space = build(cfg.quality_features, "quality_features") if quality.metrics else None
     timer = StageTimer()
     seed = int(cfg.seed)
     with timer("data"):
@@ -125,6 +128,11 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
     if parts.augment.uses_synthetic:
         pool, generated = _synthetic_pool(cfg, parts, split, real, test, metrics, timer, run_dir)
         sizes.update(synthetic_generated=generated, synthetic_kept=len(pool))
+        if quality.metrics and len(pool):
+            with timer("quality"):
+                unlabeled = to_tensor_images(split.unlabeled.images)
+                reference, source = feature_space.compare(unlabeled, test.images, pool.examples.images, seed)
+                metrics.update(quality.evaluate(reference, source))
 
     with timer("downstream"):
         plans = {

@@ -56,8 +56,7 @@ def build_text_components(cfg: DictConfig) -> dict[str, Any]:
                 f"track (--config-name text) needs conf/{key}/text/* options"
             )
     built = {key: component for key, (component, _) in components.items()}
-    metrics = cfg.get("metrics") or {}
-    built["metrics"] = QualityMetrics({name: build(node, f"metrics.{name}") for name, node in metrics.items()})
+    built["metrics"] = QualityMetrics.from_config(cfg.get("metrics"))
     built["gan"].check_labels(built["dataset"].class_names)
     built["augment"].check_track(provides=frozenset({CLASS_LABELS, TEACHER, DOMAIN_HEAD}))
     return built

@@ -53,8 +53,8 @@ class TunedProtocol(TrainingProtocol):
                 f"protocol.max_steps={self.max_steps} gives no step to some of the plan's {phases} phases"
             )
         steps = [self.max_steps // phases + (i < self.max_steps % phases) for i in range(phases)]
-        val_x = torch.as_tensor(val.x, dtype=torch.float32)
-        val_y = torch.as_tensor(val.y, dtype=torch.long)
+        val_x = torch.tensor(val.x, dtype=torch.float32)  # a copy: cached arrays may be read-only
+        val_y = torch.tensor(val.y, dtype=torch.long)
         best: dict = {"acc": -1.0}
 
         @torch.no_grad()
