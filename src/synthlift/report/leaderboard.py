@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import os
 import platform
 import subprocess
@@ -69,17 +70,17 @@ def _option(record: dict[str, Any], group: str) -> str | None:
     return None
 
 
+@functools.cache
+def _augment_options() -> dict[str, str]:
+    """Strategy class -> its `augment` option, read once from conf/augment/ (not once per run record)."""
+    return {OmegaConf.load(path).get("_target_"): path.stem for path in sorted((CONF_DIR / "augment").glob("*.yaml"))}
+
+
 def _strategy(record: dict[str, Any]) -> str:
     """The run's `augment` option: from its overrides, else (the experiment's default) the option whose yaml
     names the run's strategy class."""
-    chosen = _option(record, "augment")
-    if chosen is not None:
-        return chosen
     target = record["config"]["augment"]["_target_"]
-    for path in sorted((CONF_DIR / "augment").glob("*.yaml")):
-        if OmegaConf.load(path).get("_target_") == target:
-            return path.stem
-    return target.rsplit(".", 1)[-1]
+    return _option(record, "augment") or _augment_options().get(target, target.rsplit(".", 1)[-1])
 
 
 def _dataset_label(config: dict[str, Any]) -> str:
