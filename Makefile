@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup run test test-fast lint bench report leaderboard clean
+.PHONY: setup run test test-fast lint bench report leaderboard handsoff clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,12 @@ bench: setup
 # rerunning resumes the sweeps. `make leaderboard ARGS=--render-only` only rewrites the table.
 leaderboard: setup
 	$(BIN)/python -m synthlift.report.leaderboard $(ARGS)
+
+# The HandsOff table: 3 domains x 8/16/50 labels x 3 strategies x 3 seeds, then the lever ablation, then
+# experiments/handsoff.md (about 2 h on 2 cores, most of it once-per-domain GANs and per-seed pools, all
+# cached); `make handsoff ARGS=--render-only` only rewrites the table.
+handsoff: setup
+	$(BIN)/python -m synthlift.report.handsoff $(ARGS)
 
 # make report DIR=outputs/multirun/<name>
 report: setup

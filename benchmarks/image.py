@@ -17,7 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from synthlift.augment.base import TrainingPhase, TrainingPlan
 from synthlift.data.image.examples import DenseExamples
-from synthlift.downstream.unet import DenseUNet
+from synthlift.downstream.unet import DenseUNet, UNet
 from synthlift.generators.image.base import ImageGenerator
 from synthlift.generators.image.discriminator import Discriminator
 from synthlift.generators.image.gan import ImageGAN
@@ -64,7 +64,13 @@ def run(quick: bool) -> list[dict]:
             )
     masks = torch.randint(0, 4, (64, 32, 32))
     examples = DenseExamples(images[:64], {"masks": masks, "keypoints": None, "depth": None})
-    unet = DenseUNet(base_channels=16, depth=3, lr=1e-3, weight_decay=1e-4, batch_size=16, max_steps=steps)
+    unet = DenseUNet(
+        network=functools.partial(UNet, base_channels=16, depth=3),
+        lr=1e-3,
+        weight_decay=1e-4,
+        batch_size=16,
+        max_steps=steps,
+    )
     unet_s = timed(lambda: unet.fit(TrainingPlan((TrainingPhase(examples),)), {"seg": 4}, TRAINER, seed=0))
     rows.append(
         {

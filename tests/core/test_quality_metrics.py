@@ -15,6 +15,7 @@ from synthlift.data.text.examples import EmbeddedExamples
 from synthlift.metrics.base import QualityMetrics, RealReference
 from synthlift.metrics.c2st import ClassifierTwoSampleTest
 from synthlift.metrics.dcr import DistanceToClosestRecord
+from synthlift.metrics.kid import KernelInceptionDistance
 from synthlift.metrics.prdc import PRDC, prdc
 
 NAMES = ("neg", "pos")
@@ -167,6 +168,24 @@ def test_dcr_ratio_is_unmeasured_when_held_out_rows_duplicate_the_training_rows(
 # --- arguments and wiring ---
 
 
+# --- KID ---
+
+
+def test_kid_is_about_zero_for_one_distribution_and_grows_with_the_shift():
+    real = reference(gaussian(200, seed=0), gaussian(200, seed=1))
+    kid = KernelInceptionDistance(subsets=20, subset_size=50)
+    same, near, far = (kid.evaluate(real, Gaussian(shift))["kid"] for shift in (0.0, 0.5, 2.0))
+    real_floor = kid.evaluate(real, Gaussian())["kid_real"]
+    assert abs(same) < 0.1 * near and abs(real_floor) < 0.1 * near  # unbiased: centred on 0, not positive
+    assert near < far
+
+
+def test_kid_is_unmeasured_with_fewer_than_two_samples():
+    results = KernelInceptionDistance().evaluate(reference(gaussian(10, seed=0), gaussian(1, seed=1)), Gaussian())
+    assert set(results) == {"kid", "kid_std", "kid_real"}
+    assert all(isinstance(value, Unmeasured) and "at least 2" in value.reason for value in results.values())
+
+
 @pytest.mark.parametrize(
     ("metric", "argument", "value"),
     [
@@ -174,6 +193,7 @@ def test_dcr_ratio_is_unmeasured_when_held_out_rows_duplicate_the_training_rows(
         (ClassifierTwoSampleTest, "folds", 1),
         (ClassifierTwoSampleTest, "folds", 2.5),
         (DistanceToClosestRecord, "near_copy_quantile", 1.0),
+        (KernelInceptionDistance, "subset_size", 0),
     ],
 )
 def test_impossible_arguments_are_refused_naming_the_key(metric, argument, value):

@@ -15,6 +15,7 @@ from synthlift.core.build import build
 from synthlift.core.errors import ConfigError
 from synthlift.data.image.transforms import to_uint8_images
 from synthlift.generators.image.base import GANGenerator
+from synthlift.generators.image.stylegan import StyleGenerator
 from synthlift.inversion.encoder import (
     EncoderInversion,
     InversionEncoder,
@@ -232,3 +233,39 @@ def test_encoder_stage_latents_refine_only_when_optimisation_is_on(generator, ef
 def test_encoder_stage_config_errors_name_the_key(key, value, expected):
     with pytest.raises(ConfigError, match=rf"inversion\.{key}={value} is invalid: expected {expected}"):
         build({"_target_": "synthlift.inversion.encoder.EncoderInversion", key: value}, "inversion")
+
+
+@pytest.fixture(scope="module")
+def style_generator() -> StyleGenerator:
+    torch.manual_seed(0)
+    return StyleGenerator(16, z_dim=8, w_dim=8, mapping_layers=2, base_channels=8, max_channels=16, convs_per_block=1)
+
+
+def test_w_plus_gives_one_latent_per_synthesis_layer_and_fits_real_images_better(
+    tmp_path, style_generator, efficientnet
+):
+    generator = style_generator.eval()
+    assert generator.num_ws == 6  # 4, 8 and 16 px blocks: one conv and one toRGB each
+    unlabeled = to_uint8_images(smooth_images(6, 16, seed=6))
+    stage = EncoderInversion(latent_space="w_plus", width=8, num_downsamples=2, hidden_dim=32, pair_steps=5)
+    encoder = stage.trained_encoder(generator, efficientnet, unlabeled, cache_dir=tmp_path, key={"gan": "style"})
+    images = smooth_images(4, 16, seed=9)
+    w_plus = stage.latents(encoder, generator, efficientnet, images)
+    assert w_plus.shape == (4, 6, 8)
+
+    # Same start, same steps: the per-layer latents reach closer to images the generator cannot make exactly.
+    w_start = generator.mean_w().expand(4, -1)
+    fits = {}
+    for space, start in (("w", w_start), ("w_plus", w_start.unsqueeze(1).expand(-1, 6, -1))):
+        w = optimize_latents(generator, images, start, efficientnet, steps=20, lr=0.05)
+        with torch.no_grad():
+            fits[space] = (generator.synthesis(w) - images).pow(2).mean().item()
+    assert fits["w_plus"] < fits["w"], fits
+
+
+def test_w_plus_needs_a_generator_with_per_layer_latents(tmp_path, generator, efficientnet):
+    stage = EncoderInversion(latent_space="w_plus", pair_steps=1, finetune_steps=0)
+    with pytest.raises(ConfigError, match=r"inversion\.latent_space=w_plus needs .* TinyGenerator has a single w"):
+        stage.trained_encoder(generator, efficientnet, np.zeros((2, 16, 16, 3), np.uint8), cache_dir=tmp_path, key={})
+    with pytest.raises(ConfigError, match=r"inversion\.latent_space='z' is invalid: expected one of 'w', 'w_plus'"):
+        build({"_target_": "synthlift.inversion.encoder.EncoderInversion", "latent_space": "z"}, "inversion")

@@ -22,7 +22,7 @@ from synthlift.labeler.ensemble import (
     train_labeler,
 )
 from synthlift.labeler.handsoff import HandsOffLabeler
-from synthlift.labeler.hypercolumns import hypercolumns, iter_hypercolumn_chunks
+from synthlift.labeler.hypercolumns import SelectedBlocks, hypercolumns, iter_hypercolumn_chunks
 
 
 class TinyGenerator(GANGenerator):
@@ -110,6 +110,43 @@ def test_pixel_batches_cover_every_pixel_once_with_matching_targets(generator):
         seen.append(ids)
     assert torch.equal(torch.cat(seen).sort().values, torch.arange(n * size * size))
     assert heat[0, 0, 5, 2] == 1 and heat[:, 1].abs().max() == 0  # peak at (x=2, y=5); invisible -> 0
+
+
+def test_selected_blocks_keep_only_their_feature_maps(generator):
+    w = latents(3, 0)
+    full = hypercolumns(generator, w, 8)
+    finest = SelectedBlocks(generator, [-1])
+    assert finest.hypercolumn_dim == generator.feature_channels[-1] == 4
+    torch.testing.assert_close(hypercolumns(finest, w, 8), full[:, -4:])
+    assert torch.equal(finest.random_latents(2, seed=1), generator.random_latents(2, seed=1))
+    with pytest.raises(ConfigError, match=r"feature_blocks=\[2\] is invalid"):
+        SelectedBlocks(generator, [2])
+
+
+def test_pixels_per_image_draws_that_many_distinct_pixels_of_every_image(generator):
+    n, size, per_image = 5, 8, 10
+    w = latents(n, 1)
+    pixel_id = torch.arange(n * size * size, dtype=torch.float32).view(n, size, size)
+    hc = hypercolumns(generator, w, size)
+    chunks = iter_hypercolumn_chunks(
+        generator,
+        w,
+        {"depth": pixel_id},
+        images_per_chunk=2,
+        size=size,
+        heatmap_sigma=1.0,
+        rng=torch.Generator().manual_seed(0),
+        pixels_per_image=per_image,
+    )
+    seen = []
+    for features, pixel_targets in chunks:
+        ids = pixel_targets["depth"].long()
+        i, y, x = ids // (size * size), ids // size % size, ids % size
+        torch.testing.assert_close(features, hc[i, :, y, x])  # features and targets stay aligned
+        seen.append(ids)
+    ids = torch.cat(seen)
+    assert len(ids) == n * per_image and len(ids.unique()) == len(ids)
+    assert torch.equal(torch.bincount(ids // (size * size)), torch.full((n,), per_image))
 
 
 def test_mismatched_targets_are_rejected(generator):
@@ -273,6 +310,26 @@ def test_a_non_gan_generator_works_with_the_labeler_stage():
     assert labeled["images"].shape == (8, 3, 12, 12) and len(kept["seg"]) == 6  # 25% most uncertain dropped
     accuracy = (labeled["seg"] == generator.masks(fresh)).float().mean()
     assert accuracy > 0.85, accuracy
+    # `score` is the same agreement, measured against given masks (in a run: held-out real images' inversions)
+    score = labeler_stage.score(labeler, generator, fresh, generator.masks(fresh), num_classes=2)
+    assert score["labeler_test_pixel_acc"] == pytest.approx(accuracy.item())
+    assert 0.7 < score["labeler_test_miou"] <= 1
+
+
+def test_finest_block_only_labeler_loses_what_only_coarse_blocks_know():
+    """HandsOff's hypercolumn ablation: here only the coarse map carries the line's position, so a labeler
+    on the finest map alone cannot find it."""
+    generator = HalfPlaneGenerator()
+    latents, fresh = generator.random_latents(16, seed=0), generator.random_latents(8, seed=1)
+    scores = {}
+    for blocks in (None, [-1]):
+        stage = HandsOffLabeler(num_members=2, hidden=(64, 16), epochs=25, lr=3e-3, cv_folds=2, feature_blocks=blocks)
+        labeler = stage.fit(generator, latents, {"seg": generator.masks(latents)}, num_classes=2, seed=0)
+        assert labeler.members[0].trunk[0].in_features == (6 if blocks is None else 2)
+        scores[str(blocks)] = stage.score(labeler, generator, fresh, generator.masks(fresh), 2)[
+            "labeler_test_pixel_acc"
+        ]
+    assert scores["None"] > 0.85 and scores["[-1]"] < scores["None"] - 0.15, scores
 
 
 @pytest.mark.parametrize(
@@ -282,6 +339,8 @@ def test_a_non_gan_generator_works_with_the_labeler_stage():
         ("cv_folds", 1, "an integer >= 2"),
         ("hidden", [], "a list of integers > 0, not empty"),
         ("loss_weights", {"normals": 1.0}, "weights of some of the tasks"),
+        ("pixels_per_image", 0, "an integer > 0"),
+        ("feature_blocks", [], r"null \(all\) or a list of block indices"),
     ],
 )
 def test_labeler_stage_config_errors_name_the_key(key, value, expected):

@@ -177,3 +177,38 @@ def test_shipped_image_configs_build(compose_config):
         cfg = compose_config("image", *overrides)
         parts = build_components(cfg)
         assert cfg.track == "image" and parts.gan.generator.resolution == parts.dataset.resolution == 32
+
+
+def test_strategies_share_the_cached_pool_and_real_only_models_and_face_the_transfer_baseline(
+    compose_config, tmp_path
+):
+    """A sweep over strategies pays for GAN -> labeler -> generation and for each real-only model once; the
+    ImageNet-pretrained U-Net is a third arm, paired with the augmented model by seed."""
+
+    def record(strategy: str) -> dict:
+        cfg = compose_config(
+            "image",
+            "experiment=image/image_smoke",
+            f"augment={strategy}",
+            "+downstream/image@transfer_baseline=unet_efficientnet",
+            "transfer_baseline.max_steps=5",
+            *SMALL_SHAPES,
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        )
+        run_dir = tmp_path / strategy
+        run_dir.mkdir()
+        return run_image_experiment(cfg, run_dir)
+
+    mixed, replaced = record("mix"), record("replace")
+    assert not mixed["sizes"]["synthetic_pool_cached"] and replaced["sizes"]["synthetic_pool_cached"]
+    assert "gan_s" in mixed["timings"] and {"gan_s", "labeler_s"}.isdisjoint(replaced["timings"])
+    shared = ("inversion_mse", "labeler_cv_miou", "labeler_test_miou", "miou_real_only", "miou_transfer")
+    assert all(mixed["metrics"][key] == replaced["metrics"][key] for key in shared)
+    assert mixed["metrics"]["miou_augmented"] != replaced["metrics"]["miou_augmented"]
+    for result in (mixed, replaced):
+        metrics = result["metrics"]
+        assert result["lift_pairs"]["lift_over_transfer_miou"] == ["miou_augmented", "miou_transfer"]
+        assert metrics["lift_over_transfer_miou"] == pytest.approx(metrics["miou_augmented"] - metrics["miou_transfer"])
+        assert 0 <= metrics["labeler_test_pixel_acc"] <= 1 and np.isfinite([metrics["kid"], metrics["kid_real"]]).all()
+    assert len(list((tmp_path / "cache" / "synthetic_pools").glob("*.pt"))) == 1
+    assert len(list((tmp_path / "cache" / "real_only_scores").glob("*.json"))) == 2  # scratch and pretrained

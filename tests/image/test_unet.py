@@ -3,25 +3,35 @@ weights), and that training really learns."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from pytorch_lightning import seed_everything
 from torch.utils.data import DataLoader, TensorDataset
 
 from synthlift.augment.base import TrainingPhase, TrainingPlan
 from synthlift.core.build import build
 from synthlift.core.errors import ConfigError
+from synthlift.core.paths import CONF_DIR
 from synthlift.core.trainer import make_trainer
 from synthlift.data.image.examples import DenseExamples
 from synthlift.data.image.transforms import keypoint_heatmaps
 from synthlift.downstream.unet import DenseTaskModel, DenseUNet, UNet, dense_heads, evaluate_dense_model, hflip
 
 TRAINER_CFG = {"accelerator": "cpu", "devices": 1}
+
+
+def small_unet(base_channels: int, depth: int = 2) -> functools.partial:
+    """A `DenseUNet.network`, as hydra builds it from a `_partial_: true` node."""
+    return functools.partial(UNet, base_channels=base_channels, depth=depth)
+
+
 CFG = {
-    "base_channels": 8,
-    "depth": 2,
+    "network": small_unet(8),
     "lr": 1e-2,
     "weight_decay": 0.0,
     "batch_size": 8,
@@ -122,7 +132,7 @@ def test_training_learns_all_tasks():
     heads = dense_heads(labels, num_classes=2)
     assert heads == {"seg": 2, "keypoints": 1, "depth": 1}
     torch.manual_seed(0)
-    untrained = evaluate_dense_model(DenseTaskModel(heads, 8, 2), test_images, test_labels, 2)
+    untrained = evaluate_dense_model(DenseTaskModel(heads, small_unet(8)), test_images, test_labels, 2)
     model = fit(images, labels, heads, CFG, seed=0)
     trained = evaluate_dense_model(model, test_images, test_labels, 2, ["dark", "bright"], batch_size=10)
     assert set(trained) == {
@@ -144,7 +154,7 @@ def test_same_seed_same_weights_and_flip_runs():
     labels["depth"] = None
     heads = dense_heads(labels, num_classes=2)
     assert heads == {"seg": 2, "keypoints": 1}
-    cfg = {**CFG, "base_channels": 4, "max_steps": 2, "flip": True}
+    cfg = {**CFG, "network": small_unet(4), "max_steps": 2, "flip": True}
     runs = [fit(images, labels, heads, cfg, seed) for seed in (3, 3, 4)]
     weights = [flat_weights(run) for run in runs]
     assert torch.equal(weights[0], weights[1])
@@ -163,31 +173,54 @@ def test_fit_rejects_heads_without_labels_or_budget():
     with pytest.raises(ValueError, match="no labels"):
         fit(images, {**labels, "depth": None}, {"seg": 2, "depth": 1}, CFG, 0)
     with pytest.raises(ConfigError, match=r"downstream\.max_steps=None is invalid: expected .*or set max_epochs"):
-        build({"_target_": "synthlift.downstream.unet.DenseUNet", **CFG, "max_steps": None}, "downstream")
+        build({"_target_": "synthlift.downstream.unet.DenseUNet", "max_steps": None}, "downstream")
 
 
-def reference_fit(phases, heads, cfg, seed):
-    """The U-Net fit as it was before plans existed (seed, build, then one Lightning fit per data set)."""
+def test_network_is_a_partial_from_yaml_and_its_bad_values_name_the_key():
+    node = OmegaConf.load(CONF_DIR / "downstream" / "image" / "unet.yaml")
+    dense = build(node, "downstream")
+    assert isinstance(dense.network, functools.partial) and dense.network.func is UNet
+    assert dense.network.keywords == {"base_channels": 16, "depth": 3}
+    assert DenseUNet().network.keywords == dense.network.keywords  # the dataclass default is the yaml's
+    net = dense.network(heads={"seg": 3})
+    assert isinstance(net, UNet) and net.heads["seg"].in_channels == 16 and len(net.down) == 4
+    state = torch.random.get_rng_state()
+    build(node, "downstream")  # the trial build of the network leaves the RNG where it was
+    assert torch.equal(state, torch.random.get_rng_state())
+    bad = {
+        "network.base_channels=0": r"downstream\.network\.base_channels=0 is invalid: expected an integer > 0",
+        "network.depth=-1": r"downstream\.network\.depth=-1 is invalid: expected an integer >= 0",
+        "+network.width=3": r"network\.width is not a known key; the known keys of network are: in_channels, "
+        r"base_channels, depth",
+        "network=3": r"downstream\.network=3 is invalid: expected a network partial \(_target_ \+ _partial_: true\)",
+    }
+    for override, message in bad.items():
+        with pytest.raises(ConfigError, match=message):
+            build(OmegaConf.merge(node, OmegaConf.from_dotlist([override.lstrip("+")])), "downstream")
+
+
+def reference_fit(phases, heads, cfg, seed, steps):
+    """The U-Net fit as it was before plans existed (seed, build, then one Lightning fit of `steps[i]` steps
+    per data set)."""
     seed_everything(seed, workers=True, verbose=False)
-    model = DenseTaskModel(
-        heads, cfg["base_channels"], cfg["depth"], cfg["lr"], cfg["weight_decay"], cfg["loss_weights"], 1.0
-    )
-    for images, labels in phases:
+    model = DenseTaskModel(heads, cfg["network"], cfg["lr"], cfg["weight_decay"], cfg["loss_weights"], 1.0)
+    for (images, labels), phase_steps in zip(phases, steps, strict=True):
         data = TensorDataset(images.float(), *(labels[name] for name in ("masks", "keypoints", "depth")))
-        trainer = make_trainer({**TRAINER_CFG, "max_steps": cfg["max_steps"]}, -1)
+        trainer = make_trainer({**TRAINER_CFG, "max_steps": phase_steps}, -1)
         trainer.fit(model, DataLoader(data, batch_size=cfg["batch_size"], shuffle=True))
     return model
 
 
-def test_plan_phases_run_in_order_continuing_the_weights():
+def test_plan_phases_run_in_order_continuing_the_weights_and_share_the_step_budget():
     first, second = _toy(8, seed=0), _toy(8, seed=1)
     heads = {"seg": 2, "keypoints": 1, "depth": 1}
-    cfg = {**CFG, "base_channels": 4, "max_steps": 3}
+    cfg = {**CFG, "network": small_unet(4), "max_steps": 5}
     unet = DenseUNet(**cfg)
     one_phase = unet.fit(plan(first), heads, TRAINER_CFG, seed=0)
-    assert torch.equal(flat_weights(one_phase), flat_weights(reference_fit([first], heads, cfg, 0)))
+    assert torch.equal(flat_weights(one_phase), flat_weights(reference_fit([first], heads, cfg, 0, [5])))
+    # Two phases share the 5 steps (2 + 3): synthetic pre-training cannot win by training longer.
     in_order = unet.fit(plan(first, second), heads, TRAINER_CFG, seed=0)
-    assert torch.equal(flat_weights(in_order), flat_weights(reference_fit([first, second], heads, cfg, 0)))
+    assert torch.equal(flat_weights(in_order), flat_weights(reference_fit([first, second], heads, cfg, 0, [2, 3])))
     reversed_order = unet.fit(plan(second, first), heads, TRAINER_CFG, seed=0)
     assert not torch.equal(flat_weights(in_order), flat_weights(reversed_order))
     assert not torch.equal(flat_weights(in_order), flat_weights(one_phase))
@@ -196,7 +229,7 @@ def test_plan_phases_run_in_order_continuing_the_weights():
 def test_weighted_loss_scales_each_examples_terms():
     images, labels = _toy(4, seed=2)
     torch.manual_seed(0)
-    model = DenseTaskModel({"seg": 2, "keypoints": 1, "depth": 1}, base_channels=4, depth=2, heatmap_sigma=1.0)
+    model = DenseTaskModel({"seg": 2, "keypoints": 1, "depth": 1}, small_unet(4), heatmap_sigma=1.0)
     out = model(images)
     weights = torch.tensor([0.0, 1.0, 2.0, 0.5])
     weighted = model.task_losses(out, labels, weights)
@@ -214,8 +247,8 @@ def test_weighted_loss_scales_each_examples_terms():
 def test_a_phase_with_zero_weights_leaves_the_parameters_unchanged():
     first, second = _toy(8, seed=0), _toy(8, seed=1)
     heads = {"seg": 2, "keypoints": 1, "depth": 1}
-    unet = DenseUNet(**{**CFG, "base_channels": 4, "max_steps": 3})  # no weight decay: a zero loss moves nothing
-    alone = unet.fit(plan(first), heads, TRAINER_CFG, seed=0)
+    unet = DenseUNet(**{**CFG, "network": small_unet(4), "max_steps": 4})  # no weight decay: a zero loss moves nothing
+    alone = DenseUNet(**{**CFG, "network": small_unet(4), "max_steps": 2}).fit(plan(first), heads, TRAINER_CFG, seed=0)
     ignored = unet.fit(plan(first, second, weights=[None, np.zeros(8)]), heads, TRAINER_CFG, seed=0)
     assert torch.equal(flat_weights(alone), flat_weights(ignored))
     counted = unet.fit(plan(first, second, weights=[None, np.ones(8)]), heads, TRAINER_CFG, seed=0)

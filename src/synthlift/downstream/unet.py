@@ -1,10 +1,14 @@
 """`downstream=image/unet`: a small U-Net for the image track's dense tasks (segmentation, keypoint heatmaps,
 depth). The same code, seed and hyper-parameters train the real-only baseline and the augmented model (on
-the phases of the augmentation strategy's plan), so their metric differences are the lift."""
+the phases of the augmentation strategy's plan), so their metric differences are the lift. The network is
+pluggable (`DenseUNet.network`): `downstream=image/unet_efficientnet` trains the ImageNet-pretrained
+`EfficientNetUNet` the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from synthlift.augment.base import TrainingPlan
 from synthlift.core.checks import check_fields, non_negative, non_negative_int, positive, positive_int, unit_target
-from synthlift.core.errors import InvalidArgument
+from synthlift.core.errors import ConfigError, InvalidArgument
 from synthlift.core.trainer import make_trainer
 from synthlift.data.image.examples import DenseExamples
 from synthlift.data.image.labels import ClassMerge
@@ -35,17 +39,34 @@ def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+def check_heads(heads: Mapping[str, int]) -> None:
+    """Every network of `DenseUNet` takes the same `heads` ({task: output channels}), one per known task."""
+    unknown = set(heads) - set(LABEL_OF_HEAD)
+    if unknown:
+        raise ValueError(f"Unknown heads {sorted(unknown)}; known: {sorted(LABEL_OF_HEAD)}.")
+
+
+def head_outputs(heads: nn.ModuleDict, features: Tensor) -> dict[str, Tensor]:
+    """Each head applied to the full-resolution features; depth's single channel is squeezed to (N,H,W) to
+    match the depth labels."""
+    out = {name: head(features) for name, head in heads.items()}
+    if "depth" in out:
+        out["depth"] = out["depth"].squeeze(1)
+    return out
+
+
 class UNet(nn.Module):
     """`depth` max-pool downsamplings with channels doubling from `base_channels`; bilinear upsampling to
     the skip's size (so odd sizes work) and concatenation. One 1x1 head per task: `seg` -> (N,C,H,W)
     logits, `keypoints` -> (N,K,H,W) heatmap logits, `depth` -> (N,H,W) (channel squeezed to match the
-    depth labels)."""
+    depth labels). The from-scratch network of `downstream=image/unet`."""
 
     def __init__(self, in_channels: int = 3, base_channels: int = 16, depth: int = 3, *, heads: dict[str, int]):
         super().__init__()
-        unknown = set(heads) - set(LABEL_OF_HEAD)
-        if unknown:
-            raise ValueError(f"Unknown heads {sorted(unknown)}; known: {sorted(LABEL_OF_HEAD)}.")
+        check_heads(heads)
+        in_channels = positive_int("in_channels", in_channels)
+        base_channels = positive_int("base_channels", base_channels)
+        depth = non_negative_int("depth", depth)
         widths = [base_channels * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([_double_conv(in_channels, widths[0])])
         self.down.extend(_double_conv(widths[i], widths[i + 1]) for i in range(depth))
@@ -60,10 +81,7 @@ class UNet(nn.Module):
         for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat((x, skip), dim=1))
-        out = {name: head(x) for name, head in self.heads.items()}
-        if "depth" in out:
-            out["depth"] = out["depth"].squeeze(1)
-        return out
+        return head_outputs(self.heads, x)
 
 
 def hflip(images: Tensor, labels: Mapping[str, Tensor], which: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -82,9 +100,15 @@ def hflip(images: Tensor, labels: Mapping[str, Tensor], which: Tensor) -> tuple[
     return images, out
 
 
+def default_network() -> Callable[..., nn.Module]:
+    """`UNet` with conf/downstream/image/unet.yaml's sizes, waiting for its heads."""
+    return functools.partial(UNet, base_channels=16, depth=3)
+
+
 class DenseTaskModel(LightningModule):
-    """U-Net trained on the sum of weighted per-task losses: cross-entropy (seg), L1 over pixels with
-    gt > 0 (depth), and BCE-with-logits on Gaussian heatmaps (keypoints), averaged over visible keypoints.
+    """A dense network (`network(heads=...)`, e.g. `UNet`) trained on the sum of weighted per-task losses:
+    cross-entropy (seg), L1 over pixels with gt > 0 (depth), and BCE-with-logits on Gaussian heatmaps
+    (keypoints), averaged over visible keypoints.
 
     BCE rather than MSE: a Gaussian heatmap is a per-pixel probability of "the keypoint is here", which
     BCE scores properly, and the outputs stay logits (argmax decoding unchanged, no output activation).
@@ -100,8 +124,7 @@ class DenseTaskModel(LightningModule):
     def __init__(
         self,
         heads: dict[str, int],
-        base_channels: int = 16,
-        depth: int = 3,
+        network: Callable[..., nn.Module],
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         loss_weights: Mapping[str, float] | None = None,
@@ -110,7 +133,7 @@ class DenseTaskModel(LightningModule):
     ):
         super().__init__()
         self.tasks = list(heads)
-        self.net = UNet(3, base_channels, depth, heads=heads)
+        self.net = network(heads=heads)
         self.lr = lr
         self.weight_decay = weight_decay
         self.loss_weights = {task: float((loss_weights or {}).get(task, 1.0)) for task in self.tasks}
@@ -165,6 +188,15 @@ class DenseTaskModel(LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
 
+def _phase_shares(total: int | None, phases: int) -> list[int | None]:
+    """`total` split over `phases` as evenly as possible, at least 1 each, the remainder to the last; None
+    (no limit of this kind) stays None."""
+    if total is None:
+        return [None] * phases
+    share = max(1, total // phases)
+    return [share] * (phases - 1) + [max(1, total - share * (phases - 1))]
+
+
 def dense_heads(labels: Mapping[str, Tensor | None], num_classes: int) -> dict[str, int]:
     """Heads for the tasks whose labels a dataset provides: seg always, keypoints/depth if present."""
     heads = {"seg": num_classes}
@@ -200,12 +232,21 @@ def evaluate_dense_model(
 
 @dataclass(kw_only=True)
 class DenseUNet:
-    """The U-Net's settings, and how it is trained on a plan and scored. Each phase of a plan trains for
-    `max_steps` steps or `max_epochs` epochs (whichever is set and comes first), continuing from the
-    weights the previous phase left, with a fresh optimiser."""
+    """A dense model's settings, and how it is trained on a plan and scored. A plan trains for `max_steps`
+    steps or `max_epochs` epochs in all (whichever is set and comes first), shared equally by its phases
+    (the remainder goes to the last), each phase continuing from the weights the previous one left with a
+    fresh optimiser. Sharing keeps the optimisation budget equal between the real-only model and a
+    two-phase strategy (`synthetic_pretrain`), so a lift cannot come from training longer.
 
-    base_channels: int = 16
-    depth: int = 3
+    `network` builds the network from its heads (`network(heads={task: channels})`, returning the dict of
+    head outputs `UNet.forward` returns); in yaml a `_target_` node with `_partial_: true`. It is a
+    partial rather than a built module because the heads depend on the data (`dense_heads`), and because
+    `fit` must build a fresh, seeded network for every call. Keeping the network separate from the
+    training settings lets the scratch U-Net and the ImageNet-pretrained `EfficientNetUNet` share the same
+    optimiser, steps and losses, so their difference is the encoder alone.
+    """
+
+    network: Callable[..., nn.Module] = field(default_factory=default_network)
     lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 16
@@ -217,9 +258,8 @@ class DenseUNet:
     pck_threshold: float = 0.1
 
     def __post_init__(self) -> None:
+        self._check_network()
         checks = {
-            "base_channels": positive_int,
-            "depth": non_negative_int,
             "lr": positive,
             "weight_decay": non_negative,
             "batch_size": positive_int,
@@ -238,6 +278,27 @@ class DenseUNet:
         if not isinstance(self.flip, bool):
             raise InvalidArgument("flip", self.flip, "true or false")
 
+    def _check_network(self) -> None:
+        """Build the network once now (the RNG state left as it was), so that an unknown or impossible
+        `network.*` value fails when the config is built, naming its key, rather than after the GAN and
+        labeler have trained."""
+        if not callable(self.network):
+            raise InvalidArgument("network", self.network, "a network partial (_target_ + _partial_: true)")
+        if isinstance(self.network, functools.partial):  # a yaml node: name its unknown keys as build does
+            parameters = inspect.signature(self.network.func).parameters
+            known = [name for name in parameters if name not in ("self", "heads")]
+            unknown = sorted(set(self.network.keywords) - set(known))
+            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+            if unknown and not takes_any:
+                raise ConfigError(
+                    f"network.{unknown[0]} is not a known key; the known keys of network are: {', '.join(known)}"
+                )
+        try:
+            with torch.random.fork_rng(devices=[]):
+                self.network(heads={"seg": 2})
+        except InvalidArgument as error:
+            raise InvalidArgument(f"network.{error.argument}", error.value, error.expected) from error
+
     def fit(
         self, plan: TrainingPlan, heads: dict[str, int], trainer_cfg: Mapping[str, Any], seed: int
     ) -> DenseTaskModel:
@@ -250,21 +311,21 @@ class DenseUNet:
         seed_everything(seed, workers=True, verbose=False)
         model = DenseTaskModel(
             heads,
-            self.base_channels,
-            self.depth,
+            self.network,
             self.lr,
             self.weight_decay,
             self.loss_weights,
             self.heatmap_sigma,
             self.flip,
         )
-        for phase in plan.phases:
+        steps, epochs = (_phase_shares(total, len(plan.phases)) for total in (self.max_steps, self.max_epochs))
+        for phase, phase_steps, phase_epochs in zip(plan.phases, steps, epochs, strict=True):
             examples: DenseExamples = phase.examples
             tensors = [examples.images.float(), *(examples.labels[LABEL_OF_HEAD[h]] for h in heads)]
             if phase.weights is not None:
                 tensors.append(torch.as_tensor(phase.weights, dtype=torch.float32))
             loader = DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, shuffle=True)
-            trainer = make_trainer({**trainer_cfg, "max_steps": self.max_steps or -1}, self.max_epochs or -1)
+            trainer = make_trainer({**trainer_cfg, "max_steps": phase_steps or -1}, phase_epochs or -1)
             trainer.fit(model, loader)
         return model.cpu().eval()
 

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from synthlift.core.cache import fingerprint, get_or_create
-from synthlift.core.checks import check_fields, non_negative, non_negative_int, positive, positive_int
+from synthlift.core.checks import check_fields, non_negative, non_negative_int, one_of, positive, positive_int
+from synthlift.core.errors import ConfigError
 from synthlift.core.progress import stage_progress
 from synthlift.data.image.transforms import to_tensor_images
 from synthlift.generators.image.base import GANGenerator
@@ -27,14 +28,19 @@ from synthlift.perceptual.base import PerceptualDistance
 
 log = logging.getLogger(__name__)
 
+LATENT_SPACES = ("w", "w_plus")
+
 
 @dataclass(kw_only=True)
 class EncoderInversion:
     """The inversion stage's settings and steps. `finetune_steps` is a hard cap (HandsOff's
     `lpips_finetune_steps`) because a few real images are quickly overfitted; `optimize_steps` > 0 turns on
-    the per-image latent optimisation (HandsOff's `optimize_latents`). `seed` fixes the encoder's initial
+    the per-image latent optimisation (HandsOff's `optimize_latents`). `latent_space` is `w` (one latent per
+    image) or `w_plus` (one per synthesis layer, as HandsOff and ReStyle invert: a real image the generator
+    cannot reach with one w can often be fitted layer by layer). `seed` fixes the encoder's initial
     weights and its training (the GAN's seed, so one cached encoder serves every job of a sweep)."""
 
+    latent_space: str = "w"
     width: int = 32
     num_downsamples: int = 3
     hidden_dim: int = 256
@@ -74,6 +80,18 @@ class EncoderInversion:
             "seed": non_negative_int,
         }
         check_fields(self, checks)
+        self.latent_space = one_of("latent_space", self.latent_space, LATENT_SPACES)
+
+    def latents_per_image(self, generator: GANGenerator) -> int:
+        """How many w the encoder predicts per image: 1 in W, the generator's `num_ws` in W+."""
+        if self.latent_space == "w":
+            return 1
+        if generator.num_ws < 2:
+            raise ConfigError(
+                f"inversion.latent_space=w_plus needs a generator whose synthesis takes one w per layer, but "
+                f"{type(generator).__name__} has a single w (num_ws={generator.num_ws}); use inversion.latent_space=w"
+            )
+        return generator.num_ws
 
     def trained_encoder(
         self,
@@ -91,7 +109,9 @@ class EncoderInversion:
         entry = Path(cache_dir) / "encoders" / f"{fingerprint('inversion-encoder-v2', dict(key), settings)}.pt"
 
         def build() -> InversionEncoder:
-            return InversionEncoder(generator.mean_w(), self.width, self.num_downsamples, self.hidden_dim)
+            return InversionEncoder(
+                generator.mean_w(), self.width, self.num_downsamples, self.hidden_dim, self.latents_per_image(generator)
+            )
 
         def create(tmp: Path) -> None:
             with torch.random.fork_rng(devices=[]):  # initial weights set by the seed, whatever ran before
@@ -152,15 +172,19 @@ class EncoderInversion:
 
 
 class InversionEncoder(nn.Module):
-    """Image (N, 3, R, R) -> w (N, w_dim) as a residual on the generator's mean latent.
+    """Image (N, 3, R, R) -> w (N, w_dim), or with `num_ws` > 1 one w per synthesis layer (N, num_ws, w_dim),
+    as a residual on the generator's mean latent.
 
     The residual head starts at zero, so an untrained encoder already answers the mean w (the usual
     inversion start) instead of a random latent far off the generator's distribution. Adaptive pooling
     to 4x4 keeps coarse layout at any resolution.
     """
 
-    def __init__(self, w_avg: Tensor, width: int = 32, num_downsamples: int = 3, hidden_dim: int = 256) -> None:
+    def __init__(
+        self, w_avg: Tensor, width: int = 32, num_downsamples: int = 3, hidden_dim: int = 256, num_ws: int = 1
+    ) -> None:
         super().__init__()
+        self.num_ws = positive_int("num_ws", num_ws)
         w_avg = w_avg.detach().reshape(1, -1)
         layers: list[nn.Module] = [nn.Conv2d(3, width, 3, padding=1), nn.LeakyReLU(0.2)]
         channels = width
@@ -170,13 +194,16 @@ class InversionEncoder(nn.Module):
             channels = out
         layers += [nn.AdaptiveAvgPool2d(4), nn.Flatten()]
         self.body = nn.Sequential(*layers, nn.Linear(channels * 16, hidden_dim), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(hidden_dim, w_avg.shape[1])
+        self.head = nn.Linear(hidden_dim, num_ws * w_avg.shape[1])
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.register_buffer("w_avg", w_avg.clone())
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.w_avg + self.head(self.body(images))
+        offset = self.head(self.body(images))
+        if self.num_ws == 1:
+            return self.w_avg + offset
+        return self.w_avg.unsqueeze(1) + offset.view(len(images), self.num_ws, -1)
 
 
 def _train_encoder(
@@ -215,8 +242,10 @@ def train_encoder_on_pairs(
 ) -> list[float]:
     """Regress w from G(w) on fresh samples every step; returns the loss per step.
 
-    The latent loss alone is cheap (no backward through G); `image_loss_weight` adds the pixel error of
-    re-synthesising the predicted w, which targets what inversion is for at the cost of that backward.
+    A W+ encoder learns to answer the sample's w at every layer: samples have one w, and the real-image
+    fine-tune and the latent optimisation are what use the per-layer freedom. The latent loss alone is
+    cheap (no backward through G); `image_loss_weight` adds the pixel error of re-synthesising the
+    predicted w, which targets what inversion is for at the cost of that backward.
     """
     device = device_of(generator)
     torch.manual_seed(seed)
@@ -226,7 +255,7 @@ def train_encoder_on_pairs(
             w = generator.mapping(torch.randn(batch_size, generator.z_dim, device=device))
             x = generator.synthesis(w)
         w_hat = encoder(x)
-        value = F.mse_loss(w_hat, w)
+        value = F.mse_loss(w_hat, w if w_hat.dim() == 2 else w.unsqueeze(1).expand_as(w_hat))
         if image_loss_weight > 0:
             value = value + image_loss_weight * F.mse_loss(generator.synthesis(w_hat), x)
         return value

