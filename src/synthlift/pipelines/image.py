@@ -254,8 +254,7 @@ def _cached_synthetic_pool(
     entry = Path(cfg.paths.cache_dir) / "synthetic_pools" / f"{fingerprint('image-synthetic-pool-v1', key)}.pt"
 
     def create(tmp: Path) -> None:
-        diagnostics: dict[str, float] = {}
-        pool, generated = _synthetic_pool(cfg, parts, split, real, test, diagnostics, timer)
+        pool, generated, diagnostics = _synthetic_pool(cfg, parts, split, timer)
         state = {
             "images": pool.examples.images,
             "labels": pool.examples.labels,
@@ -278,17 +277,13 @@ def _cached_synthetic_pool(
 
 
 def _synthetic_pool(
-    cfg: DictConfig,
-    parts: ImageComponents,
-    split: ImageSplit,
-    real: DenseExamples,
-    test: DenseExamples,
-    metrics: dict[str, float],
-    timer: StageTimer,
-) -> tuple[SyntheticPool, int]:
-    """GAN -> inversion -> labeler -> generated, labeled and filtered images; adds the stages' diagnostics
-    to `metrics`. Returns the pool of kept images and how many were generated."""
+    cfg: DictConfig, parts: ImageComponents, split: ImageSplit, timer: StageTimer
+) -> tuple[SyntheticPool, int, dict[str, float]]:
+    """GAN -> inversion -> labeler -> generated, labeled and filtered images. Returns the pool of kept
+    images, how many were generated, and the stages' diagnostics (inversion and labeler quality)."""
     seed = int(cfg.seed)
+    real, test = DenseExamples.from_image_set(split.labeled), DenseExamples.from_image_set(split.test)
+    metrics: dict[str, float] = {}
     class_names = list(split.labeled.labels.class_names)
     with timer("gan"):
         gan_path = _train_gan(cfg, parts.gan, split, real)
@@ -318,7 +313,7 @@ def _synthetic_pool(
         generated, kept = parts.labeler.label(labeler, generator, generator.random_latents(cfg.num_synthetic, seed + 7))
         labels = {"masks": kept["seg"].long(), "keypoints": kept.get("keypoints"), "depth": kept.get("depth")}
         pool = SyntheticPool(DenseExamples(kept["images"], labels), kept["uncertainty"])
-    return pool, len(generated["images"])
+    return pool, len(generated["images"]), metrics
 
 
 def _train_gan(cfg: DictConfig, gan: ImageGAN, split: ImageSplit, real: DenseExamples) -> Path:

@@ -4,7 +4,7 @@ and if not, which stage falls short?
 Runs the sweeps (`conf/experiment/image/handsoff_budgets.yaml`: three domains x 8/16/50 labeled images x
 synthetic only / synthetic + real / synthetic pre-training, each paired by seed with the real-only U-Net and
 the ImageNet-pretrained U-Net; then `handsoff_ablation.yaml` once per lever in `LEVERS`, on horses at 16
-labels with the strategy that lifted most there), then writes `experiments/handsoff.md` from the sweeps'
+labels with synthetic + real), then writes `experiments/handsoff.md` from the sweeps'
 results.json files, never from typed numbers, with one sample grid per domain beside it. Sweeps resume, so a
 rerun with nothing changed trains nothing. `--render-only` skips the sweeps.
 """
@@ -46,6 +46,7 @@ LEVERS = {  # row title -> the overrides that pull the lever (the empty list is 
     "no uncertainty filter": ["tricks.uncertainty_filter=0"],
     "30% uncertainty filter": ["tricks.uncertainty_filter=0.3"],
     "2,000 synthetic images": ["num_synthetic=2000"],
+    "synthetic loss weight 0.5 (augment=weighted)": ["augment=weighted"],
     "1,500-step GAN (was 5,000)": ["gan.max_steps=1500"],
 }
 DIAGNOSTICS = {  # results.json key -> column title; a stage's quality, shared by every strategy of a pool
