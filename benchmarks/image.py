@@ -106,6 +106,7 @@ def measure_peak_training_memory(
     *,
     images_per_chunk: int = 4,
     pixels_per_batch: int = 1024,
+    pixels_per_image: int | None = None,
     num_members: int = 2,
     hidden: Sequence[int] = (256, 32),
     epochs: int = 1,
@@ -128,7 +129,13 @@ def measure_peak_training_memory(
     labeler = PixelLabeler(
         generator.hypercolumn_dim, num_classes=num_classes, num_members=num_members, hidden=hidden, seed=seed
     ).to(device)
-    kwargs = dict(epochs=epochs, images_per_chunk=images_per_chunk, pixels_per_batch=pixels_per_batch, seed=seed)
+    kwargs = dict(
+        epochs=epochs,
+        images_per_chunk=images_per_chunk,
+        pixels_per_batch=pixels_per_batch,
+        pixels_per_image=pixels_per_image,
+        seed=seed,
+    )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)

@@ -179,9 +179,7 @@ def test_shipped_image_configs_build(compose_config):
         assert cfg.track == "image" and parts.gan.generator.resolution == parts.dataset.resolution == 32
 
 
-def test_strategies_share_the_cached_pool_and_real_only_models_and_face_the_transfer_baseline(
-    compose_config, tmp_path
-):
+def test_strategies_share_the_cached_pool_and_real_only_models_and_face_the_transfer_baseline(compose_config, tmp_path):
     """A sweep over strategies pays for GAN -> labeler -> generation and for each real-only model once; the
     ImageNet-pretrained U-Net is a third arm, paired with the augmented model by seed."""
 
