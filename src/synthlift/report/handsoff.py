@@ -131,9 +131,11 @@ def _percent(values: pd.Series) -> str:
     )
 
 
-def _number(values: pd.Series, scale: float = 1.0, digits: int = 3) -> str:
+def _number(values: pd.Series) -> str:
+    """The mean of a diagnostic to three significant digits (values range from MSEs near 0.1 to KIDs in
+    the hundreds)."""
     values = values.dropna()
-    return "–" if values.empty else f"{scale * values.mean():.{digits}f}"
+    return "–" if values.empty else f"{values.mean():.3g}"
 
 
 def best_strategy(runs: pd.DataFrame, domain: str, labeled: int) -> str:
@@ -199,7 +201,7 @@ def diagnostics_table(runs: pd.DataFrame) -> list[str]:
     synthetic = runs[runs["strategy"] != "none"]
     for (domain, labeled), group in synthetic.groupby(["domain", "labeled"]):
         cells = [domain, str(labeled)]
-        cells += [_number(group[key], 1.0, 4 if key.startswith("kid") else 3) for key in DIAGNOSTICS]
+        cells += [_number(group[key]) for key in DIAGNOSTICS]
         cells += [f"{group[f'{stage}_s'].max():.0f}" for stage in ("gan", "inversion", "labeler")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -238,7 +240,7 @@ def ablation_table(runs: pd.DataFrame) -> list[str]:
             "" if lever == "" else _points(paired(versus, "miou_augmented", "reference")),
             _number(group["inversion_mse"]),
             _number(group["labeler_test_miou"]),
-            _number(group["kid"], 1.0, 4),
+            _number(group["kid"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -317,7 +319,9 @@ def render(
         "Means over the runs of each setting. The labeler's test mIoU is the whole chain the synthetic labels come "
         "from (invert a held-out real image, label the reconstruction) scored against its real mask: when it is "
         "below the real-only U-Net's mIoU, the synthetic labels teach less than the real ones. KID is on ImageNet "
-        "EfficientNet-Lite0 features, synthetic vs. real test images; the floor is real training vs. test images.",
+        "EfficientNet-Lite0 features, synthetic vs. real test images; the floor is real training vs. test images. "
+        "Stage seconds are the longest over the setting's runs (1 CPU thread per job, two jobs at a time); "
+        "a GAN time near 0 means every run found the GAN cached by an earlier run.",
         "",
         *diagnostics_table(budgets),
         "",
