@@ -88,7 +88,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
         lever = sorted(
             o
             for o in settings(record)
-            if not o.startswith(("seed=", "augment=", "dataset=", "dataset.num_labeled=", "experiment="))
+            if not o.startswith(("seed=", "dataset=", "dataset.num_labeled=", "experiment="))
         )
         rows.append(
             {
