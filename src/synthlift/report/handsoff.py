@@ -94,6 +94,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
             {
                 "stage": stage,
                 "domain": dataset["name"],
+                "read_from_files": "root" in dataset,  # a dataset of paths.data_dir, not one synthlift makes
                 "labeled": int(dataset["num_labeled"]),
                 "strategy": strategy,
                 "lever": ", ".join(lever),
@@ -312,6 +313,8 @@ def render(
         out += ["", f"## {domain}", "", *setting_table(budgets[budgets["domain"] == domain], domain)]
         if domain in grids:
             out += ["", f"Synthetic samples with their labels: ![{domain}]({grids[domain]})"]
+            if budgets.loc[budgets["domain"] == domain, "read_from_files"].any():  # not synthlift's own data
+                out[-1] += " (written by this command, kept out of git: the GAN learned from research-only data)"
     out += [
         "",
         "## Stage diagnostics",
