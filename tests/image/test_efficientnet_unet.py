@@ -37,9 +37,9 @@ def test_skips_are_at_strides_2_to_16_with_the_channels_of_a_dry_run():
     net = EfficientNetUNet(heads={"seg": 2}, pretrained=False)
     assert all(module.training for module in net.modules())  # the dry run left it in training mode
     assert all(bn.num_batches_tracked == 0 for bn in net.modules() if isinstance(bn, torch.nn.BatchNorm2d))
-    features = net.eval().encode(torch.zeros(1, 3, 32, 32))
+    features = net.eval().encoder(torch.zeros(1, 3, 32, 32))
     assert [(f.shape[1], f.shape[-1]) for f in features] == [(16, 16), (24, 8), (40, 4), (112, 2)]
-    assert len(net.blocks) == 11  # blocks after the last tap are dropped
+    assert len(net.encoder.blocks) == 11  # blocks after the last tap are dropped
     assert net.up[0][0].in_channels == 112 + 40 and net.fuse[0].in_channels == 2 * 32
 
 
@@ -49,13 +49,13 @@ def test_pretrained_loads_the_offline_imagenet_weights():
     pretrained = EfficientNetUNet(heads={"seg": 2}, pretrained=True)
     torch.manual_seed(0)
     scratch = EfficientNetUNet(heads={"seg": 2}, pretrained=False)
-    assert torch.equal(pretrained.stem[0].weight, state["_conv_stem.weight"])
-    assert torch.equal(pretrained.blocks[10]._project_conv.weight, state["_blocks.10._project_conv.weight"])
-    assert torch.equal(pretrained.stem[1].running_mean, state["_bn0.running_mean"])
-    assert not torch.equal(scratch.stem[0].weight, state["_conv_stem.weight"])
-    assert pretrained.stem[0].weight.data_ptr() != state["_conv_stem.weight"].data_ptr()  # fine-tuning copies
+    assert torch.equal(pretrained.encoder.stem[0].weight, state["_conv_stem.weight"])
+    assert torch.equal(pretrained.encoder.blocks[10]._project_conv.weight, state["_blocks.10._project_conv.weight"])
+    assert torch.equal(pretrained.encoder.stem[1].running_mean, state["_bn0.running_mean"])
+    assert not torch.equal(scratch.encoder.stem[0].weight, state["_conv_stem.weight"])
+    assert pretrained.encoder.stem[0].weight.data_ptr() != state["_conv_stem.weight"].data_ptr()  # fine-tuning copies
     # ImageNet normalisation of images in [-1, 1]: mid-grey (0) is (0.5 - mean) / std.
-    grey = ((torch.zeros(1, 3, 1, 1) + 1) / 2 - pretrained.mean) / pretrained.std
+    grey = ((torch.zeros(1, 3, 1, 1) + 1) / 2 - pretrained.encoder.mean) / pretrained.encoder.std
     torch.testing.assert_close(grey.flatten(), torch.tensor([0.0655, 0.1964, 0.4178]), atol=1e-3, rtol=0)
 
 
@@ -98,7 +98,7 @@ def test_trains_through_dense_unet_fit():
     heads = {"seg": 2, "keypoints": 1, "depth": 1}
     model = dense.fit(plan((images, labels)), heads, TRAINER_CFG, seed=0)
     assert isinstance(model.net, EfficientNetUNet) and not model.training
-    assert not torch.equal(model.net.stem[0].weight, stem)  # fine-tuned end to end, encoder included
+    assert not torch.equal(model.net.encoder.stem[0].weight, stem)  # fine-tuned end to end, encoder included
     assert torch.equal(efficientnet_lite0_state()["_conv_stem.weight"], stem)  # the cached weights untouched
     out = model(images)
     losses = model.task_losses(out, labels)

@@ -11,9 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from synthlift.core.checks import positive_int
-from synthlift.core.errors import InvalidArgument
 from synthlift.downstream.unet import check_heads, head_outputs
-from synthlift.perceptual.efficientnet import _IMAGENET_MEAN, _IMAGENET_STD, efficientnet_lite0_state
+from synthlift.perceptual.efficientnet import EfficientNetLite0Encoder
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -33,10 +32,9 @@ class EfficientNetUNet(nn.Module):
     a one-pixel structure (a thin limb, a keypoint) would otherwise reach the heads only blurred through
     upsampling. Heads as in `UNet`: `seg` (N,C,H,W), `keypoints` (N,K,H,W), `depth` (N,H,W).
 
-    Images arrive in [-1, 1] and are mapped to ImageNet's normalisation, which the pretrained weights
-    expect. `pretrained=False` keeps the architecture with random weights: the "same network, no ImageNet"
-    ablation (and fast tests). The encoder's drop-connect is not applied: the blocks run as in inference,
-    like `EfficientNetPerceptual`'s, and the runs are too short for stochastic depth to matter.
+    The encoder is `EfficientNetLite0Encoder`, as the perceptual distance uses it, but trained.
+    `pretrained=False` keeps the architecture with random weights: the "same network, no ImageNet" ablation
+    (and fast tests).
     """
 
     def __init__(
@@ -48,25 +46,9 @@ class EfficientNetUNet(nn.Module):
         taps: Sequence[int] = (0, 2, 4, 10),
     ) -> None:
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
         check_heads(heads)
-        if not isinstance(pretrained, bool):
-            raise InvalidArgument("pretrained", pretrained, "true or false")
         decoder_channels = positive_int("decoder_channels", decoder_channels)
-        # image_size=None picks dynamic "same" padding, correct for any input size.
-        net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-        if pretrained:
-            net.load_state_dict(efficientnet_lite0_state())  # copied into the parameters: the cache stays intact
-        blocks = len(net._blocks)
-        taps = list(taps)
-        if not taps or not all(isinstance(t, int) and 0 <= t < blocks for t in taps) or len(set(taps)) < len(taps):
-            raise InvalidArgument("taps", taps, f"a non-empty list of distinct block indices in 0..{blocks - 1}")
-        self.taps = tuple(sorted(taps))
-        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
-        self.blocks = net._blocks[: self.taps[-1] + 1]  # later blocks never reach a tap
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.encoder = EfficientNetLite0Encoder(taps, pretrained)
         skip_channels = self._skip_channels()
         widths = [skip_channels[-1], *[decoder_channels] * (len(skip_channels) - 1)]
         self.up = nn.ModuleList(
@@ -79,24 +61,14 @@ class EfficientNetUNet(nn.Module):
 
     def _skip_channels(self) -> list[int]:
         """The encoder's channels at the taps, from a dry run in eval mode (BN statistics left untouched)."""
-        self.eval()
+        self.encoder.eval()
         with torch.no_grad():
-            channels = [feature.shape[1] for feature in self.encode(torch.zeros(1, 3, 32, 32))]
-        self.train()
+            channels = [feature.shape[1] for feature in self.encoder(torch.zeros(1, 3, 32, 32))]
+        self.encoder.train()
         return channels
 
-    def encode(self, x: Tensor) -> list[Tensor]:
-        """The encoder's features after each tap block, finest first, for images in [-1, 1]."""
-        h = self.stem(((x + 1) / 2 - self.mean) / self.std)
-        features = []
-        for i, block in enumerate(self.blocks):
-            h = block(h)
-            if i in self.taps:
-                features.append(h)
-        return features
-
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        *skips, h = self.encode(x)
+        *skips, h = self.encoder(x)
         for block, skip in zip(self.up, reversed(skips), strict=True):
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = block(torch.cat((h, skip), dim=1))
