@@ -22,6 +22,7 @@ def write_run(sweep, overrides: list[str], seed: int, augmented: float, labeled:
             "config": {
                 "dataset": {"name": "horse", "num_labeled": labeled},
                 "augment": {"_target_": "synthlift.augment.mix.Mix"},
+                "gan": {"max_steps": 5000},
             },
             "metrics": {
                 "miou_real_only": 0.70 + seed / 100,
@@ -51,6 +52,7 @@ def test_the_handsoff_table_pairs_every_arm_by_seed_and_says_whether_the_goal_is
     assert lever_title("tricks.uncertainty_filter=0") == "no uncertainty filter"
 
     text = render(runs, levers, failures, grids={}, wall_s=None)
+    assert "generator trained 5000 steps" in text and "over 3 seeds" in text  # read off the runs' configs
     assert "| 16 | real only (U-Net from scratch) | 71.0 ± 1.0 |" in text
     assert "|  | synthetic pre-train → real | 76.0 ± 1.0 | +5.0 [+2.5, +7.5] helps | +3.0 [+0.5, +5.5] helps |" in text
     assert "|  | ImageNet EfficientNet-Lite0 U-Net (real only) | 73.0 ± 1.0 | +2.0 [+2.0, +2.0] helps |" in text

@@ -157,8 +157,8 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
         arms = {"real_only": (parts.downstream, cfg.downstream)}
         if transfer is not None:
             arms["transfer"] = (transfer, cfg.transfer_baseline)
-        for variant, (model_cfg, node) in arms.items():
-            scores = _cached_real_only_scores(cfg, node, model_cfg, real, test, heads, class_names, parts.dataset)
+        for variant, (model, node) in arms.items():
+            scores = _cached_real_only_scores(cfg, node, model, real, test, heads, class_names, parts.dataset)
             metrics.update({f"{name}_{variant}": value for name, value in scores.items()})
         model = parts.downstream.fit(augmented_plan, heads, cfg.trainer, seed)
         scores = parts.downstream.evaluate(model, test, class_names, parts.dataset.merged_classes)

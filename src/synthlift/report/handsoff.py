@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import PROJECT_ROOT, default_output_root
@@ -58,6 +59,13 @@ DIAGNOSTICS = {  # results.json key -> column title; a stage's quality, shared b
     "kid_real": "KID real floor",
 }
 SHAPES_EXTRA = {"pck": "PCK@0.1", "depth_rmse": "depth RMSE"}
+PROTOCOL_KEYS = {  # column -> the config key the protocol paragraph reads off every run
+    "resolution": "dataset.resolution",
+    "gan_steps": "gan.max_steps",
+    "num_synthetic": "num_synthetic",
+    "uncertainty_filter": "labeler.uncertainty_filter",
+    "unet_steps": "downstream.max_steps",
+}
 STAGE_TIMES = ("gan", "inversion", "labeler", "generate", "quality", "downstream")
 
 
@@ -83,6 +91,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
         if record.get("status") != "ok":
             failures.append(f"{stage}/{run_dir}: {record.get('error')}")
             continue
+        config = OmegaConf.create(record["config"])
         dataset = record["config"]["dataset"]
         strategy = strategy_option(record)
         lever = sorted(
@@ -100,6 +109,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
                 "lever": ", ".join(lever),
                 "seed": record.get("seed"),
                 "run_dir": sweep_dir / run_dir,
+                **{column: OmegaConf.select(config, key) for column, key in PROTOCOL_KEYS.items()},
                 **_metric_row(record),
             }
         )
@@ -122,14 +132,13 @@ def _points(summary: LiftSummary) -> str:
 
 
 def _percent(values: pd.Series) -> str:
+    """Mean ± sd over seeds, in percent."""
     values = values.dropna()
-    return (
-        "–"
-        if values.empty
-        else f"{100 * values.mean():.1f} ± {100 * values.std(ddof=1):.1f}"
-        if len(values) > 1
-        else f"{100 * values.mean():.1f}"
-    )
+    if values.empty:
+        return "–"
+    if len(values) == 1:
+        return f"{100 * values.mean():.1f}"
+    return f"{100 * values.mean():.1f} ± {100 * values.std(ddof=1):.1f}"
 
 
 def _number(values: pd.Series) -> str:
@@ -137,6 +146,14 @@ def _number(values: pd.Series) -> str:
     the hundreds)."""
     values = values.dropna()
     return "–" if values.empty else f"{values.mean():.3g}"
+
+
+def _used(runs: pd.DataFrame, column: str, count: bool = False) -> str:
+    """The values a setting took over the runs (or how many there were), for the protocol paragraph."""
+    values = runs[column].dropna().unique() if column in runs else []
+    if count:
+        return str(len(values))
+    return " / ".join(str(value) for value in sorted(values)) or "?"
 
 
 def best_strategy(runs: pd.DataFrame, domain: str, labeled: int) -> str:
@@ -299,11 +316,14 @@ def render(
         + ", ".join(f"{domain} {value:.0f} min" for domain, value in minutes.items())
         + (f"; this command took {wall_s / 60:.1f} min." if wall_s else "."),
         "",
-        "Protocol: 32 px images; a StyleGAN2-like generator trained 5,000 steps on each domain's unlabeled pool, "
-        "an inversion encoder with a capped perceptual fine-tune, HandsOff's hypercolumn labeler (10-MLP ensemble, "
-        "10% uncertainty filter) on the labeled images, 500 generated images. Every U-Net is trained 300 steps "
-        "(a two-phase strategy splits them), seeded like its real-only pair; mIoU on the held-out real test set, "
-        "mean ± sd over 3 seeds; a lift is paired by seed with its 95% Student-t CI and verdict.",
+        f"Protocol (read off the runs' configs): {_used(budgets, 'resolution')} px images; a StyleGAN2-like "
+        f"generator trained {_used(budgets, 'gan_steps')} steps on each domain's unlabeled pool, an inversion "
+        "encoder with a capped perceptual fine-tune, HandsOff's hypercolumn labeler (an MLP ensemble with an "
+        f"uncertainty filter of {_used(budgets, 'uncertainty_filter')}) on the labeled images, "
+        f"{_used(budgets, 'num_synthetic')} generated images. Every U-Net is trained {_used(budgets, 'unet_steps')} "
+        "steps (a two-phase strategy splits them), seeded like its real-only pair; mIoU on the held-out real test "
+        f"set, mean ± sd over {_used(budgets, 'seed', count=True)} seeds; a lift is paired by seed with its 95% "
+        "Student-t CI and verdict.",
         "",
         "## Headline",
         "",
