@@ -4,8 +4,12 @@ headline that says whether synthetic data met the goal."""
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
 from synthlift.core.results import write_results
-from synthlift.report.handsoff import best_strategy, lever_title, render, run_table
+from synthlift.report.handsoff import TRANSFER_YAML, best_strategy, lever_title, render, run_table, tuning_section
 
 LIFTS = {"mix": [0.02, 0.03, 0.025], "synthetic_pretrain": [0.05, 0.06, 0.04], "replace": [-0.1, -0.12, -0.08]}
 
@@ -23,6 +27,7 @@ def write_run(sweep, overrides: list[str], seed: int, augmented: float, labeled:
                 "dataset": {"name": "horse", "num_labeled": labeled},
                 "augment": {"_target_": "synthlift.augment.mix.Mix"},
                 "gan": {"max_steps": 5000},
+                "transfer_baseline": {"network": {"pretrained": True}, "lr": 0.001},
             },
             "metrics": {
                 "miou_real_only": 0.70 + seed / 100,
@@ -68,3 +73,61 @@ def test_failed_runs_are_listed_not_dropped(tmp_path):
     write_results(sweep / "broken", {"status": "failed", "error": {"type": "DataError", "message": "bad mask"}})
     runs, failures = run_table(sweep, "handsoff_budgets")
     assert len(runs) == 1 and len(failures) == 1 and "bad mask" in failures[0]
+
+
+def write_tuning_run(sweep, domain: str, seed: int, encoder_input_size, lr: float, val: float, test: float):
+    overrides = [f"dataset=image/{domain}", f"transfer_baseline.network.encoder_input_size={encoder_input_size}"]
+    overrides += [f"transfer_baseline.lr={lr}", f"seed={seed}"]
+    run_dir = sweep / ",".join(overrides)
+    run_dir.mkdir(parents=True)
+    write_results(
+        run_dir,
+        {
+            "status": "ok",
+            "seed": seed,
+            "overrides": overrides,
+            "config": {
+                "dataset": {"name": domain, "num_labeled": 16},
+                "augment": {"_target_": "synthlift.augment.none.RealOnly"},
+                "downstream": {"max_steps": 300},
+                "transfer_baseline": {"network": {"encoder_input_size": encoder_input_size}, "lr": lr},
+            },
+            "metrics": {
+                "miou_real_only": 0.6,
+                "val_miou_real_only": 0.6,
+                "miou_transfer": test,
+                "val_miou_transfer": val,
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("shipped_wins", [True, False])
+def test_the_transfer_setting_is_chosen_on_validation_and_checked_against_the_yaml(tmp_path, shipped_wins):
+    """Ranked by validation mIoU averaged over domains (never by test), and the report says whether the
+    shipped yaml, and the budget sweep's runs, use the winner."""
+    shipped = OmegaConf.load(TRANSFER_YAML)
+    ours = (shipped.network.encoder_input_size, float(shipped.lr))
+    other = (96, 0.05)
+    sweep = tmp_path / "transfer_tuning"
+    for domain in ("horse", "shapes"):
+        for seed in range(2):
+            write_tuning_run(sweep, domain, seed, *ours, val=0.7 if shipped_wins else 0.5, test=0.5)
+            write_tuning_run(sweep, domain, seed, *other, val=0.6, test=0.9)  # the test set must not decide
+    tuning, failures = run_table(sweep, "transfer_tuning")
+    assert len(tuning) == 8 and failures == []
+    budgets = tmp_path / "handsoff_budgets"
+    write_run(budgets, ["augment=mix"], 0, 0.7)
+    text = "\n".join(tuning_section(tuning, run_table(budgets, "handsoff_budgets")[0]))
+    size = "image's own size" if ours[0] is None else f"{ours[0]} px"
+    winner = f"encoder input {size}, lr {ours[1]:g}" if shipped_wins else "encoder input 96 px, lr 0.05"
+    assert f"Chosen on validation: **{winner}**" in text
+    assert ("carries it" in text) == shipped_wins and ("**does not** carry it" in text) != shipped_wins
+    assert "| encoder input 96 px, lr 0.05 | 60.0 ± 0.0 | 60.0 ± 0.0 | 60.0 | 90.0 |" in text
+    assert "2 seeds" in text and "16 real labeled images" in text and "(300 steps)" in text
+    # a run from before the setting existed ran at the image's own size
+    assert "the budget sweep's transfer baseline ran with encoder input image's own size, lr 0.001." in text
+
+
+def test_an_untuned_transfer_baseline_is_said_so():
+    assert "the transfer baseline is untuned" in tuning_section(pd.DataFrame(), pd.DataFrame())[0]

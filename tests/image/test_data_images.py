@@ -167,6 +167,16 @@ def test_shapes_split_sets_are_disjoint_and_seeded():
         load_shapes(num_labeled=31)
 
 
+def test_shapes_validation_set_is_new_scenes_and_leaves_the_others_as_they_were():
+    split, with_validation = load_shapes(), load_shapes(validation_size=8)
+    assert split.validation is None and len(with_validation.validation) == 8
+    for name in ("unlabeled", "labeled", "test"):
+        np.testing.assert_array_equal(getattr(with_validation, name).images, getattr(split, name).images)
+    others = set.union(*(hashes(s.images) for s in (split.unlabeled, split.labeled, split.test)))
+    assert not hashes(with_validation.validation.images) & others
+    assert with_validation.validation.labels.tasks == split.test.labels.tasks
+
+
 # ---------------------------------------------------------------------------------------------------
 # Tensors, resizing, containers
 
@@ -354,6 +364,24 @@ def test_png_folder(tmp_path):
     assert at_32.test.images.shape == (4, 32, 32, 3) and set(np.unique(at_32.test.labels.masks)) <= {0, 1, 2}
 
 
+def test_folder_validation_set_is_held_out_beside_the_test_set(tmp_path):
+    """The test set does not move when a validation set is asked for; the validation images are never
+    labeled training images but stay in the (label-free) unlabeled pool, so the GAN's data is unchanged."""
+    images, masks = synthetic_pairs()
+    root = write_png_folder(tmp_path / "mine", images, masks)
+    plain, split = load_folder(root), load_folder(root, validation_size=3)
+    np.testing.assert_array_equal(split.test.images, plain.test.images)
+    np.testing.assert_array_equal(split.unlabeled.images, plain.unlabeled.images)
+    assert len(split.validation) == 3 and len(split.labeled) == 5 and plain.validation is None
+    validation = hashes(split.validation.images)
+    assert not validation & hashes(split.test.images) and not validation & hashes(split.labeled.images)
+    assert validation <= hashes(split.unlabeled.images)
+    for again in (load_folder(root, validation_size=3, seed=1), load_folder(root, validation_size=3, num_labeled=2)):
+        np.testing.assert_array_equal(again.validation.images, split.validation.images)  # split_seed only
+    with pytest.raises(DataError, match=r"dataset\.test_size=4 and dataset\.validation_size=8 leave none"):
+        load_folder(root, validation_size=8)
+
+
 def test_npz_folder(tmp_path):
     images, masks = synthetic_pairs()
     path = tmp_path / "mine.npz"
@@ -431,6 +459,7 @@ SHAPES_TARGET = "synthlift.data.image.shapes.ShapesDataset"
         ("num_labeled", 0, "an integer > 0"),
         ("resolution", 48, "one of 16, 32, 64, 128, 256"),
         ("test_size", 0, "an integer > 0"),
+        ("validation_size", -1, "an integer >= 0"),
         ("split_seed", "x", "an integer >= 0"),
         ("max_shapes", 0, "an integer > 0"),
     ],

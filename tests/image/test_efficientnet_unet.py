@@ -33,6 +33,17 @@ def test_output_shapes_for_every_head(height, width):
     assert all(torch.isfinite(t).all() for t in out.values())
 
 
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (19, 23)])
+def test_an_enlarged_encoder_input_keeps_the_output_at_the_images_size(height, width):
+    net = EfficientNetUNet(heads=HEADS, pretrained=False, decoder_channels=8, encoder_input_size=64).eval()
+    seen = []
+    net.encoder.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape[-2:])))
+    out = net(torch.rand(2, 3, height, width) * 2 - 1)
+    assert seen == [(round(64 * height / width), 64)]  # the encoder saw the enlarged image, aspect kept
+    assert {name: tuple(t.shape[-2:]) for name, t in out.items()} == {name: (height, width) for name in HEADS}
+    assert all(torch.isfinite(t).all() for t in out.values())
+
+
 def test_skips_are_at_strides_2_to_16_with_the_channels_of_a_dry_run():
     net = EfficientNetUNet(heads={"seg": 2}, pretrained=False)
     assert all(module.training for module in net.modules())  # the dry run left it in training mode
@@ -66,6 +77,7 @@ def test_unknown_head_and_bad_arguments_raise():
     node.network.pretrained = False
     for key, value, message in [
         ("decoder_channels", 0, r"downstream\.network\.decoder_channels=0 is invalid: expected an integer > 0"),
+        ("encoder_input_size", 0, r"downstream\.network\.encoder_input_size=0 is invalid: expected an integer > 0"),
         ("taps", [3, 16], r"downstream\.network\.taps=\[3, 16\] is invalid: expected .* block indices in 0\.\.15"),
         ("base_channels", 16, r"network\.base_channels is not a known key; .*: pretrained, decoder_channels, taps"),
     ]:
@@ -78,9 +90,12 @@ def test_yaml_builds_the_pretrained_network_with_the_scratch_unets_training_sett
     scratch = OmegaConf.load(CONF_DIR / "downstream" / "image" / "unet.yaml")
     dense = build(node, "downstream")
     assert isinstance(dense.network, functools.partial) and dense.network.func is EfficientNetUNet
-    assert dense.network.keywords == {"pretrained": True, "decoder_channels": 32}
-    # Only the network differs from the scratch U-Net: same optimiser, steps, losses.
-    del node["network"], scratch["network"]
+    assert set(dense.network.keywords) == {"pretrained", "decoder_channels", "encoder_input_size"}
+    assert dense.network.keywords["pretrained"] is True
+    # Only the network and the learning rate (chosen on validation by experiment=image/transfer_tuning)
+    # differ from the scratch U-Net: same optimiser, steps, batch, losses.
+    for key in ("network", "lr"):
+        del node[key], scratch[key]
     assert node == scratch
 
 

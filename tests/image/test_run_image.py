@@ -132,6 +132,39 @@ def test_real_only_control_skips_the_generator_and_lifts_exactly_zero(compose_co
     assert list(record["lift_pairs"])[:3] == ["lift_miou", "lift_pixel_acc", "lift_pck"]
 
 
+def test_a_validation_set_is_scored_beside_the_test_set_without_moving_it(compose_config, tmp_path):
+    """`dataset.validation_size` adds `val_` scores of every arm (what settings are chosen on) and their
+    lifts; the test-set numbers are those of the same run without a validation set."""
+
+    def record(*overrides: str) -> dict:
+        cfg = compose_config(
+            "image",
+            "experiment=image/image_smoke",
+            "augment=none",
+            "+downstream/image@transfer_baseline=unet_efficientnet",
+            "transfer_baseline.max_steps=5",
+            *SMALL_SHAPES,
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            *overrides,
+        )
+        run_dir = tmp_path / str(len(overrides))
+        run_dir.mkdir()
+        return run_image_experiment(cfg, run_dir)
+
+    plain, validated = record(), record("+dataset.validation_size=12")
+    assert validated["sizes"]["validation"] == 12 and "validation" not in plain["sizes"]
+    assert not any(name.startswith("val_") for name in plain["metrics"])
+    for name, value in plain["metrics"].items():
+        assert validated["metrics"][name] == pytest.approx(value)
+    metrics = validated["metrics"]
+    assert validated["lift_pairs"]["val_transfer_lift_miou"] == ["val_miou_transfer", "val_miou_real_only"]
+    assert metrics["val_transfer_lift_miou"] == pytest.approx(
+        metrics["val_miou_transfer"] - metrics["val_miou_real_only"]
+    )
+    assert all(0 <= metrics[f"val_miou_{arm}"] <= 1 for arm in ("real_only", "transfer", "augmented"))
+    assert metrics["val_miou_real_only"] != metrics["miou_real_only"]  # scored on other images
+
+
 @RunIf(min_gpus=1)
 def test_tiny_run_on_the_gpu(compose_config, tmp_path):
     """Stages outside Lightning (inversion, labeler, generation) follow the trainer onto the GPU."""

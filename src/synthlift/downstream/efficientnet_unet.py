@@ -32,6 +32,13 @@ class EfficientNetUNet(nn.Module):
     a one-pixel structure (a thin limb, a keypoint) would otherwise reach the heads only blurred through
     upsampling. Heads as in `UNet`: `seg` (N,C,H,W), `keypoints` (N,K,H,W), `depth` (N,H,W).
 
+    `encoder_input_size` (pixels; None = the image's own size) enlarges the image (bilinear) before the
+    encoder only. ImageNet features are learned on objects ~100-200 px across: at 32 px the stride-16 tap
+    is a 2x2 map and a horse is a few stride-8 cells, so the pretrained filters see shapes at a scale they
+    never saw. The decoder then runs at the enlarged scale and its result is resized back to the image
+    before the full-resolution fuse, so outputs keep the input's size. It is a setting of the baseline to
+    choose on validation (experiment=image/transfer_tuning), not to leave at a value that handicaps it.
+
     The encoder is `EfficientNetLite0Encoder`, as the perceptual distance uses it, but trained.
     `pretrained=False` keeps the architecture with random weights: the "same network, no ImageNet" ablation
     (and fast tests).
@@ -44,10 +51,14 @@ class EfficientNetUNet(nn.Module):
         pretrained: bool = True,
         decoder_channels: int = 32,
         taps: Sequence[int] = (0, 2, 4, 10),
+        encoder_input_size: int | None = None,
     ) -> None:
         super().__init__()
         check_heads(heads)
         decoder_channels = positive_int("decoder_channels", decoder_channels)
+        self.encoder_input_size = (
+            None if encoder_input_size is None else positive_int("encoder_input_size", encoder_input_size)
+        )
         self.encoder = EfficientNetLite0Encoder(taps, pretrained)
         skip_channels = self._skip_channels()
         widths = [skip_channels[-1], *[decoder_channels] * (len(skip_channels) - 1)]
@@ -68,7 +79,12 @@ class EfficientNetUNet(nn.Module):
         return channels
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        *skips, h = self.encoder(x)
+        enlarged = x
+        if self.encoder_input_size is not None and self.encoder_input_size != x.shape[-1]:
+            height = round(self.encoder_input_size * x.shape[-2] / x.shape[-1])  # width as set, aspect kept
+            size = (height, self.encoder_input_size)
+            enlarged = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        *skips, h = self.encoder(enlarged)
         for block, skip in zip(self.up, reversed(skips), strict=True):
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = block(torch.cat((h, skip), dim=1))

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 HIGHER_IS_BETTER = ("miou", "pixel_acc", "pck")
 UPSTREAM_GROUPS = ("dataset", "gan", "perceptual", "inversion", "labeler")  # what the synthetic pool depends on
 LOWER_IS_BETTER = ("depth_rmse", "depth_absrel")
+EVALUATION_PREFIXES = {"test": "", "validation": "val_"}  # held-out set -> prefix of the metrics scored on it
 
 
 @dataclass
@@ -116,12 +117,45 @@ def _require_image_dataset(cfg: DictConfig) -> None:
 
 def lift_pairs(metric_names: Sequence[str]) -> dict[str, list[str]]:
     """`{lift: [treated, baseline]}` for every headline metric a run measured; the first is the primary
-    (mIoU of the augmented model vs real only). Error metrics are flipped so that positive always helps."""
-    pairs = {f"lift_{metric}": [f"{metric}_augmented", f"{metric}_real_only"] for metric in HIGHER_IS_BETTER}
-    pairs |= {f"{metric}_reduction": [f"{metric}_real_only", f"{metric}_augmented"] for metric in LOWER_IS_BETTER}
-    pairs["lift_over_transfer_miou"] = ["miou_augmented", "miou_transfer"]  # synthetic data vs ImageNet
-    pairs["transfer_lift_miou"] = ["miou_transfer", "miou_real_only"]  # ImageNet vs training from scratch
+    (mIoU of the augmented model vs real only). Error metrics are flipped so that positive always helps.
+    The same pairs on the validation set carry the `val_` prefix."""
+    pairs: dict[str, list[str]] = {}
+    for prefix in EVALUATION_PREFIXES.values():
+        pairs |= {f"{prefix}lift_{m}": [f"{prefix}{m}_augmented", f"{prefix}{m}_real_only"] for m in HIGHER_IS_BETTER}
+        pairs |= {
+            f"{prefix}{m}_reduction": [f"{prefix}{m}_real_only", f"{prefix}{m}_augmented"] for m in LOWER_IS_BETTER
+        }
+        # synthetic data vs ImageNet, and ImageNet vs training from scratch
+        pairs[f"{prefix}lift_over_transfer_miou"] = [f"{prefix}miou_augmented", f"{prefix}miou_transfer"]
+        pairs[f"{prefix}transfer_lift_miou"] = [f"{prefix}miou_transfer", f"{prefix}miou_real_only"]
     return {lift: pair for lift, pair in pairs.items() if set(pair) <= set(metric_names)}
+
+
+def evaluation_sets(split: ImageSplit) -> dict[str, DenseExamples]:
+    """Metric-name prefix -> the real labeled images the downstream models are scored on: the test set, and
+    the validation set where the dataset holds one out (`dataset.validation_size`), whose `val_` scores
+    are what settings may be chosen on without looking at the test set."""
+    held_out = {"test": split.test, "validation": split.validation}
+    return {
+        EVALUATION_PREFIXES[name]: DenseExamples.from_image_set(images)
+        for name, images in held_out.items()
+        if images is not None
+    }
+
+
+def _scores(
+    model: DenseUNet,
+    fitted: Any,
+    evaluation: dict[str, DenseExamples],
+    class_names: list[str],
+    dataset: ImageDataset,
+) -> dict[str, float]:
+    """`model.evaluate` of the fitted network on every evaluation set, each metric named with its prefix."""
+    return {
+        f"{prefix}{name}": value
+        for prefix, examples in evaluation.items()
+        for name, value in model.evaluate(fitted, examples, class_names, dataset.merged_classes).items()
+    }
 
 
 def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger] = ()) -> dict[str, Any]:
@@ -135,9 +169,12 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
     with timer("data"):
         split = parts.dataset.load(cfg.paths.data_dir)
     class_names = list(split.labeled.labels.class_names)
-    real, test = DenseExamples.from_image_set(split.labeled), DenseExamples.from_image_set(split.test)
+    real, evaluation = DenseExamples.from_image_set(split.labeled), evaluation_sets(split)
+    test = evaluation[EVALUATION_PREFIXES["test"]]
     metrics: dict[str, float] = {}
     sizes = {"unlabeled": len(split.unlabeled), "labeled": len(split.labeled), "test": len(split.test)}
+    if split.validation is not None:
+        sizes["validation"] = len(split.validation)
 
     pool = None
     if parts.augment.uses_synthetic:
@@ -158,10 +195,10 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
         if transfer is not None:
             arms["transfer"] = (transfer, cfg.transfer_baseline)
         for variant, (model, node) in arms.items():
-            scores = _cached_real_only_scores(cfg, node, model, real, test, heads, class_names, parts.dataset)
+            scores = _cached_real_only_scores(cfg, node, model, real, evaluation, heads, class_names, parts.dataset)
             metrics.update({f"{name}_{variant}": value for name, value in scores.items()})
-        model = parts.downstream.fit(augmented_plan, heads, cfg.trainer, seed)
-        scores = parts.downstream.evaluate(model, test, class_names, parts.dataset.merged_classes)
+        fitted = parts.downstream.fit(augmented_plan, heads, cfg.trainer, seed)
+        scores = _scores(parts.downstream, fitted, evaluation, class_names, parts.dataset)
         metrics.update({f"{name}_augmented": value for name, value in scores.items()})
 
     # An undefined metric (the IoU of a class absent from truth and predictions) is left out, not NaN.
@@ -195,17 +232,22 @@ def _cached_real_only_scores(
     node: DictConfig,
     model: DenseUNet,
     real: DenseExamples,
-    test: DenseExamples,
+    evaluation: dict[str, DenseExamples],
     heads: dict[str, int],
     class_names: list[str],
     dataset: ImageDataset,
 ) -> dict[str, float]:
-    """Test scores of `model` trained on the real labeled images alone, cached per (labeled and test data,
-    the model's config `node`, trainer, seed): every strategy of a sweep pairs against the same real-only
-    model, and training it again would give the same numbers (same seed, data and settings)."""
+    """Scores of `model` trained on the real labeled images alone (on every evaluation set), cached per
+    (labeled and evaluation data, the model's config `node`, trainer, seed): every strategy of a sweep pairs
+    against the same real-only model, and training it again would give the same numbers (same seed, data
+    and settings)."""
     key = {
         "labeled": _examples_sha256(real),
-        "test": _examples_sha256(test),
+        **{
+            name: _examples_sha256(evaluation[prefix])
+            for name, prefix in EVALUATION_PREFIXES.items()
+            if prefix in evaluation
+        },
         "model": OmegaConf.to_container(node, resolve=True),
         "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
         "heads": heads,
@@ -217,8 +259,7 @@ def _cached_real_only_scores(
 
     def create(tmp: Path) -> None:
         fitted = model.fit(TrainingPlan((TrainingPhase(real, name="real"),)), heads, cfg.trainer, int(cfg.seed))
-        scores = model.evaluate(fitted, test, class_names, dataset.merged_classes)
-        tmp.write_text(json.dumps(scores))
+        tmp.write_text(json.dumps(_scores(model, fitted, evaluation, class_names, dataset)))
 
     path, created = get_or_create(entry, create)
     log.info("%s real-only scores %s", "Computed" if created else "Reusing cached", path.name)

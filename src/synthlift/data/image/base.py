@@ -4,7 +4,9 @@ A dataset is one class (one module of `synthlift.data.image`) and one yaml with 
 says how to get its images. The split rules live here, so every dataset follows them: the test set
 depends only on `split_seed` (and the data), so every run seed of a sweep is scored on the same images;
 the labeled set is drawn from the rest with `seed`, and for one seed the draw for a smaller
-`num_labeled` is a subset of the draw for a larger one.
+`num_labeled` is a subset of the draw for a larger one. With `validation_size > 0`, a validation set is
+also fixed by `split_seed` and kept out of every labeled draw, so settings (e.g. the transfer baseline's)
+can be chosen on real labels without touching the test set.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ImageDataset(abc.ABC):
     resolution: int = 32
     num_labeled: int = 50
     test_size: int = 100
+    validation_size: int = 0
     split_seed: int = 1234
     seed: int = 0
 
@@ -53,6 +56,7 @@ class ImageDataset(abc.ABC):
         self.resolution = one_of("resolution", self.resolution, RESOLUTIONS)
         self.num_labeled = positive_int("num_labeled", self.num_labeled)
         self.test_size = positive_int("test_size", self.test_size)
+        self.validation_size = non_negative_int("validation_size", self.validation_size)
         self.split_seed = non_negative_int("split_seed", self.split_seed)
         self.seed = non_negative_int("seed", self.seed)
 
@@ -60,13 +64,15 @@ class ImageDataset(abc.ABC):
         """The run's split. `data_dir` only explains a missing file (paths are used as configured)."""
         split = self._split(data_dir)
         logger.info(
-            "Loaded %s at %d px: %d unlabeled, %d labeled (seed %d), %d test (split_seed %d); tasks %s",
+            "Loaded %s at %d px: %d unlabeled, %d labeled (seed %d), %d test and %d validation (split_seed %d); "
+            "tasks %s",
             self.name,
             self.resolution,
             len(split.unlabeled),
             len(split.labeled),
             self.seed,
             len(split.test),
+            self.validation_size,
             self.split_seed,
             split.test.labels.tasks if split.test.labels is not None else (),
         )
@@ -88,9 +94,11 @@ class ImageDataset(abc.ABC):
 
 @dataclass(kw_only=True)
 class LabeledFilesDataset(ImageDataset):
-    """A dataset read from `root`: labeled images, of which `test_size` are held out by `split_seed` and
-    `num_labeled` drawn by `seed` from the rest; the unlabeled pool is every non-test image plus any
-    image-only files the dataset has."""
+    """A dataset read from `root`: labeled images, of which `test_size` (then `validation_size`) are held
+    out by `split_seed` and `num_labeled` drawn by `seed` from the rest; the unlabeled pool is every non-test
+    image plus any image-only files the dataset has. Validation images stay in that pool, as the labeled
+    ones do (the GAN never sees a label), so a validation split leaves the pool, and the cached GAN, as
+    they are."""
 
     root: str
 
@@ -102,24 +110,28 @@ class LabeledFilesDataset(ImageDataset):
     def _split(self, data_dir: str | os.PathLike | None) -> ImageSplit:
         root = require_data_file(Path(str(self.root)).expanduser(), data_dir)
         labeled_set, extra_unlabeled, origin = self.read(root, data_dir)
-        test_idx, pool_idx = self._split_test(len(labeled_set), origin)
+        test_idx, validation_idx, pool_idx = self._split_held_out(len(labeled_set), origin)
         labeled_idx = self.draw_labeled(pool_idx, origin)
-        assert not np.intersect1d(labeled_idx, test_idx).size and len(labeled_idx) == self.num_labeled
+        assert not np.intersect1d(labeled_idx, np.union1d(test_idx, validation_idx)).size
         full = resize_set(labeled_set, self.resolution)
-        unlabeled_images = [full.images[pool_idx]]
+        unlabeled_images = [full.images[np.union1d(validation_idx, pool_idx)]]
         unlabeled_images += [resize_set(extra, self.resolution).images for extra in extra_unlabeled]
         return ImageSplit(
             unlabeled=ImageSet(np.concatenate(unlabeled_images), None, f"{self.name}/unlabeled"),
             labeled=full.subset(labeled_idx).renamed(f"{self.name}/labeled"),
             test=full.subset(test_idx).renamed(f"{self.name}/test"),
+            validation=full.subset(validation_idx).renamed(f"{self.name}/validation") if len(validation_idx) else None,
         )
 
-    def _split_test(self, n: int, origin: str) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted (test, rest) indices; the test draw depends only on `split_seed` and `n`."""
-        if self.test_size >= n:
+    def _split_held_out(self, n: int, origin: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted (test, validation, rest) indices, consecutive slices of one permutation that depends only
+        on `split_seed` and `n`: the test set is the same with or without a validation set."""
+        held_out = self.test_size + self.validation_size
+        if held_out >= n:
             raise DataError(
-                f"{origin}: only {n} labeled images, so dataset.test_size={self.test_size} leaves none to train "
-                f"on; lower dataset.test_size."
+                f"{origin}: only {n} labeled images, so dataset.test_size={self.test_size} and "
+                f"dataset.validation_size={self.validation_size} leave none to train on; lower them."
             )
         order = np.random.default_rng([self.split_seed, _SPLIT_STREAM]).permutation(n)
-        return np.sort(order[: self.test_size]), np.sort(order[self.test_size :])
+        test, validation, rest = np.split(order, [self.test_size, held_out])
+        return np.sort(test), np.sort(validation), np.sort(rest)

@@ -108,11 +108,14 @@ class ImageSet:
 class ImageSplit:
     """`unlabeled`: every image the GAN and encoder may train on (no labels attached, never a test image);
     `labeled`: exactly `num_labeled` labeled images, drawn with the run seed; `test`: real held-out
-    labeled images fixed by `split_seed`, never trained on."""
+    labeled images fixed by `split_seed`, never trained on; `validation` (only with
+    `dataset.validation_size > 0`): real labeled images fixed by `split_seed`, never among the labeled draw
+    nor the test set, for choosing settings without looking at the test set."""
 
     unlabeled: ImageSet
     labeled: ImageSet
     test: ImageSet
+    validation: ImageSet | None = None
 
 
 @dataclass(frozen=True, eq=False)

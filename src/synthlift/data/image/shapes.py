@@ -20,13 +20,13 @@ SHAPES_FAR_DEPTH = 1.0
 SHAPES_DEPTH_RANGE = (0.2, 0.9)
 _SHAPES_CHUNK = 256  # images drawn at once: bounds the (chunk, max_shapes, H, W) temporaries
 # Random streams of split_seed (after the split streams of `base`), so the three sets never share an image.
-_UNLABELED_STREAM, _POOL_STREAM, _TEST_STREAM = 2, 3, 4
+_UNLABELED_STREAM, _POOL_STREAM, _TEST_STREAM, _VALIDATION_STREAM = 2, 3, 4, 5
 
 
 @dataclass(kw_only=True)
 class ShapesDataset(ImageDataset):
-    """Three independently generated sets (distinct streams of `split_seed`), so no image repeats across
-    them and the unlabeled pool and test set do not change with the run seed; the labeled images are
+    """Independently generated sets (distinct streams of `split_seed`), so no image repeats across them and
+    the unlabeled pool, test and validation sets do not change with the run seed; the labeled images are
     drawn from a pool of `num_labeled_pool`."""
 
     name: str = "shapes"
@@ -53,6 +53,9 @@ class ShapesDataset(ImageDataset):
             unlabeled=ImageSet(unlabeled.images, None, "shapes/unlabeled"),
             labeled=pool.subset(labeled_idx).renamed("shapes/labeled"),
             test=test.renamed("shapes/test"),
+            validation=generate(self.validation_size, _VALIDATION_STREAM).renamed("shapes/validation")
+            if self.validation_size
+            else None,
         )
 
 
