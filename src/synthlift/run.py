@@ -24,10 +24,14 @@ from synthlift.core.build import build
 from synthlift.core.cache import fingerprint
 from synthlift.core.config import check_added_keys
 from synthlift.core.errors import ConfigError, SynthliftError
-from synthlift.core.paths import CONF_DIR, register_resolvers
+from synthlift.core.inputs import input_digests
+from synthlift.core.io import file_lock
+from synthlift.core.paths import CONF_DIR, legacy_job_dirname, register_resolvers
 from synthlift.core.results import (
+    JOB_LOCK,
     NON_SEMANTIC_KEYS,
     RESULTS_FILE,
+    adopt_legacy_run,
     archive_stale_results,
     finished_results,
     package_versions,
@@ -40,8 +44,16 @@ log = logging.getLogger("synthlift.run")
 register_resolvers()
 
 
-def config_fingerprint(resolved: dict[str, Any]) -> str:
-    return fingerprint({k: v for k, v in resolved.items() if k not in NON_SEMANTIC_KEYS})
+def semantic_config(resolved: dict[str, Any]) -> dict[str, Any]:
+    """The settings that change a result (not where it is stored, how it is logged or on what device)."""
+    return {k: v for k, v in resolved.items() if k not in NON_SEMANTIC_KEYS}
+
+
+def config_fingerprint(resolved: dict[str, Any], inputs: dict[str, str] | None = None) -> str:
+    """What a finished result is valid for: the semantic config and the content of the files it names
+    (`inputs`, from `input_digests`; left out when there are none, so such fingerprints stay as they were)."""
+    semantic = semantic_config(resolved)
+    return fingerprint(semantic, inputs) if inputs else fingerprint(semantic)
 
 
 def _plain_value(cfg: DictConfig, key: str) -> Any:
@@ -95,12 +107,28 @@ def execute(
         record["error"] = {"type": "ConfigError", "message": message}
         log.error("ConfigError: %s", message)
         return _finish(record, run_dir, cfg, [])
-    record.update(config_fingerprint=config_fingerprint(resolved), config=resolved)
+    try:
+        inputs = input_digests(semantic_config(resolved), resolved["paths"]["cache_dir"])
+    except OSError as err:
+        record["config"] = resolved
+        record["error"] = {"type": "DataError", "message": f"cannot read an input file the config names: {err}"}
+        log.error("DataError: %s", record["error"]["message"])
+        return _finish(record, run_dir, cfg, [])
+    record.update(config_fingerprint=config_fingerprint(resolved, inputs), config=resolved, inputs=inputs)
+    # One process at a time per job folder: a second launch of the same sweep (or two workers given one
+    # job) waits, then finds the job finished instead of computing it again beside the first.
+    with file_lock(
+        run_dir / JOB_LOCK, waiting=lambda holder: log.info("Job running in another process (%s): waiting", holder)
+    ):
+        return _run_claimed(cfg, run_dir, overrides, record)
+
+
+def _run_claimed(cfg: DictConfig, run_dir: Path, overrides: list[str], record: dict[str, Any]) -> dict[str, Any]:
     if cfg.get("resume", True) and (done := finished_results(run_dir, record["config_fingerprint"])):
         log.info("Already finished with this config, skipping: %s", run_dir / "results.json")
         return done
     if stale := archive_stale_results(run_dir, record["config_fingerprint"]):
-        log.warning("Finished results of a different config kept as %s", stale)
+        log.warning("Finished results of a different config (and their artefacts) kept in %s", stale)
     loggers = []
     try:
         check_added_keys(cfg, overrides)
@@ -152,6 +180,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     # Unresolved: an override's value may itself look like an interpolation (and fail to resolve).
     overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        job = hydra_cfg.job.override_dirname
+        legacy_dir = run_dir.parent / legacy_job_dirname(job)
+        if adopt_legacy_run(run_dir, legacy_dir, job, list(hydra_cfg.job.config.override_dirname.exclude_keys)):
+            log.info("Moved this job's earlier results from %s (folder names are now unique)", legacy_dir)
     record = execute(cfg, run_dir, overrides, dict(hydra_cfg.runtime.choices))
     print_summary(record, run_dir)
     if record["status"] != "ok":

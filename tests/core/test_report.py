@@ -169,7 +169,7 @@ def test_single_seed_and_all_failed_groups_still_report(tmp_path: Path):
 
 def test_sweep_of_only_corrupt_files_lists_them(tmp_path: Path):
     _write(tmp_path, "seed=0", "")
-    assert main([str(tmp_path)]) == 0
+    assert main([str(tmp_path)]) == 1  # written, but nothing finished: the exit status says so
     markdown = (tmp_path / "report.md").read_text()
     assert "0 configurations, 0 ok runs, 1 failed runs" in markdown
     assert "- `seed=0`: unreadable results.json: JSONDecodeError" in markdown
@@ -281,3 +281,17 @@ def test_a_single_configuration_has_no_lift_predictors(sweep: Path):
     assert predictors.skipped == dict.fromkeys(
         ("precision", "coverage"), "configurations measuring it and lift: 1, fewer than the 4 a rank correlation needs"
     )
+
+
+def test_archived_results_are_mentioned_not_counted(tmp_path: Path):
+    for seed in (0, 1):
+        _write(tmp_path, f"seed={seed}", _text_record(seed, "x=1", 0.8, 0.7))
+    _write(tmp_path, "seed=0/stale-2026-01-01T00-00-00", "")
+    (tmp_path / "seed=0/stale-2026-01-01T00-00-00/results.json").rename(
+        tmp_path / "seed=0/stale-2026-01-01T00-00-00/results.stale.json"
+    )
+    report = build_report(tmp_path)
+    assert int(report.groups["n"].sum()) == 2 and not report.failed
+    assert main([str(tmp_path)]) == 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Archived results (1)" in markdown and "- `seed=0/stale-2026-01-01T00-00-00`" in markdown

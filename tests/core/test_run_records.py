@@ -1,18 +1,24 @@
 """What a run records must be true: results.json is strict JSON, every launched job leaves a record, and a
 key added with a typo is refused (found by trying the tool as a hostile user). A finite blow-up recorded as
-a failure: tests/text/test_run_text.py::test_a_diverging_job_is_recorded_and_the_sweep_goes_on."""
+a failure: tests/text/test_run_text.py::test_a_diverging_job_is_recorded_and_the_sweep_goes_on. Two
+launches of one job compute it once."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from synthlift.core.config import check_added_keys
 from synthlift.core.errors import ConfigError
 from synthlift.core.results import Unmeasured, strict_metrics, write_results
-from synthlift.run import check_track_options
+from synthlift.run import check_track_options, execute
 from tests.text.test_run_text import only_results, run_cli
 
 SMOKE = ["experiment=text/smoke", "logger=none"]
@@ -46,13 +52,16 @@ def test_every_launched_job_leaves_a_record_even_when_its_config_does_not_resolv
     """Config errors once happened before the job's try: a traceback, no results.json, 'Failed runs (0)'."""
     sweep = ["-m", *SMOKE, "name=broken", "dataset.source=${paths.nope},${oops:}", "+typo.key=1"]
     proc = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
-    assert proc.returncode == 0, proc.stdout + proc.stderr  # a sweep goes on past failed jobs
+    # The sweep goes on past a failed job, and exits non-zero because every job failed.
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert ": 0 ran ok, 2 failed" in proc.stdout + proc.stderr
     records = [strict_json(p) for p in tmp_path.rglob("results.json")]
     assert len(records) == 2 and all(r["status"] == "failed" for r in records)
     assert all(r["error"]["type"] == "ConfigError" and "does not resolve" in r["error"]["message"] for r in records)
     report = run_cli(str(tmp_path / "outputs" / "multirun" / "broken"), workdir=tmp_path, cache_dir=shared_cache_dir,
                      module="synthlift.report")  # fmt: skip
-    assert report.returncode == 0 and "Failed runs (2)" in (tmp_path / "outputs/multirun/broken/report.md").read_text()
+    assert report.returncode == 1 and "no finished run" in report.stderr  # the report is written, not a success
+    assert "Failed runs (2)" in (tmp_path / "outputs/multirun/broken/report.md").read_text()
 
 
 @pytest.mark.slow
@@ -89,3 +98,34 @@ def test_results_are_strict_json_with_reasons_for_every_null(tmp_path):
     record = strict_json(tmp_path / "results.json")
     assert record["metrics"]["d"] is None and record["unmeasured"]["d"] == "one class only"
     assert record["timings"]["gan_s"] is None
+
+
+pipeline_calls: list[Path] = []
+
+
+def slow_pipeline(cfg, run_dir: Path, loggers) -> dict:
+    """A pipeline that takes long enough for a second launch of its job to arrive while it runs."""
+    pipeline_calls.append(run_dir)
+    time.sleep(1.0)
+    metrics = {"acc_real_only": 0.5, "acc_augmented": 0.6, "lift": 0.1}
+    return {"metrics": metrics, "lift_pairs": {"lift": ["acc_augmented", "acc_real_only"]}}
+
+
+def test_two_launches_of_one_job_at_once_compute_it_once(tmp_path, caplog):
+    """Two sweeps started together (or a relaunch while the first runs) share every job folder."""
+    pipeline = {"_target_": f"{__name__}.slow_pipeline", "_partial_": True}
+    cfg = OmegaConf.create(
+        {"name": "t", "seed": 0, "paths": {"cache_dir": str(tmp_path / "cache")}, "pipeline": pipeline}
+    )
+    run_dir = tmp_path / "job"
+    caplog.set_level(logging.INFO, logger="synthlift.run")
+    pipeline_calls.clear()
+    with ThreadPoolExecutor(2) as pool:  # two open file descriptions: their locks exclude each other
+        first = pool.submit(execute, cfg, run_dir, [])
+        time.sleep(0.2)
+        second = pool.submit(execute, cfg, run_dir, [])
+        records = [first.result(), second.result()]
+    assert pipeline_calls == [run_dir]
+    assert records[0] == records[1] and records[0]["status"] == "ok"
+    assert any("Job running in another process (pid " in message for message in caplog.messages)
+    assert any("Already finished" in message for message in caplog.messages)

@@ -4,6 +4,7 @@ prints, and that nothing in it can stop a sweep."""
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 
 import pytest
@@ -12,6 +13,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from synthlift.core import sweep_progress
+from synthlift.core.results import write_results
 from synthlift.core.sweep_progress import (
     BASIC_SWEEPER,
     SweepProgress,
@@ -43,9 +45,10 @@ def test_sweeps_the_basic_sweeper_cannot_enumerate_are_refused():
         count_sweep_jobs(["seed=0,1,"])
 
 
-def _config(task=("tricks=a,b",), params=None, num=0, mode="MULTIRUN", sweeper=BASIC_SWEEPER):
+def _config(task=("tricks=a,b",), params=None, num=0, mode="MULTIRUN", sweeper=BASIC_SWEEPER, sweep_dir="missing"):
     hydra = {
         "mode": mode,
+        "sweep": {"dir": str(sweep_dir)},
         "overrides": {"task": list(task)},
         "sweeper": {"_target_": sweeper, "params": params},
         "job": {"num": num},
@@ -67,7 +70,15 @@ def clock(monkeypatch):
     return now
 
 
-def test_lines_give_job_k_of_n_elapsed_and_eta(monkeypatch, caplog, clock):
+def _results(sweep_dir, statuses, mtime=None):
+    """One job folder per status, each with its results.json (modified at `mtime` if given)."""
+    for num, status in enumerate(statuses):
+        path = write_results(sweep_dir / f"job{num}", {"status": status})
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+
+
+def test_lines_give_job_k_of_n_elapsed_and_eta(monkeypatch, caplog, clock, tmp_path):
     monkeypatch.setenv("SYNTHLIFT_PROGRESS", "0")  # plain logging, as in CI or a log file
     caplog.set_level(logging.INFO, logger="synthlift.sweep")
     callback = SweepProgress()
@@ -81,7 +92,8 @@ def test_lines_give_job_k_of_n_elapsed_and_eta(monkeypatch, caplog, clock):
     failed = JobReturn(status=JobStatus.FAILED)
     clock[0] += 4000
     callback.on_job_end(config=_config(num=2), job_return=failed)
-    callback.on_multirun_end(config=_config())
+    _results(tmp_path, ["ok", "ok", "failed"])
+    callback.on_multirun_end(config=_config(sweep_dir=tmp_path))  # some jobs ran ok: no exit status
     assert caplog.messages == [
         "sweep of 10 jobs",
         "sweep job 1/10 · elapsed 0s",
@@ -90,11 +102,27 @@ def test_lines_give_job_k_of_n_elapsed_and_eta(monkeypatch, caplog, clock):
         "sweep job 2/10 · elapsed 1m20s · ETA 5m20s · done in 50s",
         "sweep job 3/10 · elapsed 1m20s · ETA 5m20s",
         "sweep job 3/10 · elapsed 1h08m · ETA 2h38m · failed after 1h06m",
-        "sweep finished in 1h08m (10 jobs)",
+        "sweep finished in 1h08m (10 jobs): 2 ran ok, 1 failed, 7 already finished",
+        "failed jobs (their results.json says why): job2",
     ]
 
 
-def test_no_eta_once_every_job_finished(monkeypatch, caplog, clock):
+def test_a_sweep_whose_jobs_all_failed_exits_non_zero(monkeypatch, caplog, tmp_path):
+    monkeypatch.setenv("SYNTHLIFT_PROGRESS", "0")
+    caplog.set_level(logging.INFO, logger="synthlift.sweep")
+    callback = SweepProgress()
+    callback.on_multirun_start(config=_config(task=["seed=0,1,2,3"]))
+    _results(tmp_path / "earlier", ["ok"], mtime=callback.started_at - 3600)  # an earlier launch's: skipped now
+    _results(tmp_path, ["failed", "failed"])
+    (tmp_path / "job2").mkdir()
+    (tmp_path / "job2" / "results.json").write_text("{ cut off")  # unreadable: counted as failed
+    with pytest.raises(SystemExit) as stop:
+        callback.on_multirun_end(config=_config(sweep_dir=tmp_path))
+    assert stop.value.code == 1
+    assert caplog.messages[-2].endswith("(4 jobs): 0 ran ok, 3 failed, 1 already finished")
+
+
+def test_no_eta_once_every_job_finished(monkeypatch, caplog, clock, tmp_path):
     monkeypatch.setenv("SYNTHLIFT_PROGRESS", "0")
     caplog.set_level(logging.INFO, logger="synthlift.sweep")
     callback = SweepProgress()
@@ -102,8 +130,12 @@ def test_no_eta_once_every_job_finished(monkeypatch, caplog, clock):
     callback.on_job_start(config=_config(num=0), task_function=None)
     clock[0] += 3
     callback.on_job_end(config=_config(num=0), job_return=JobReturn())
-    callback.on_multirun_end(config=_config())
-    assert caplog.messages[-2:] == ["sweep job 1/1 · elapsed 3s · done in 3s", "sweep finished in 3s (1 job)"]
+    _results(tmp_path, ["ok"])
+    callback.on_multirun_end(config=_config(sweep_dir=tmp_path))
+    assert caplog.messages[-2:] == [
+        "sweep job 1/1 · elapsed 3s · done in 3s",
+        "sweep finished in 3s (1 job): 1 ran ok, 0 failed",
+    ]
 
 
 def test_rich_on_a_terminal(monkeypatch, capsys, clock):

@@ -13,8 +13,14 @@ import pandas as pd
 import pytest
 
 from synthlift.core.errors import ConfigError
-from synthlift.core.paths import job_dirname
-from synthlift.core.results import archive_stale_results, finished_results, write_results
+from synthlift.core.paths import job_dirname, legacy_job_dirname
+from synthlift.core.results import (
+    adopt_legacy_run,
+    archive_stale_results,
+    archived_results,
+    finished_results,
+    write_results,
+)
 from synthlift.pipelines.text import build_text_components
 from tests.run_if import RunIf
 
@@ -111,12 +117,10 @@ def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sweep_dir = tmp_path / "outputs" / "multirun" / "grid"
     runs = sorted(sweep_dir.rglob("results.json"))
-    assert [p.parent.name for p in runs] == [
-        "dataset=text_mr,experiment=text_smoke,seed=0,tricks=text_none",
-        "dataset=text_mr,experiment=text_smoke,seed=0,tricks=text_paper",
-        "dataset=text_mr,experiment=text_smoke,seed=1,tricks=text_none",
-        "dataset=text_mr,experiment=text_smoke,seed=1,tricks=text_paper",
+    jobs = [
+        f"dataset=text/mr,experiment=text/smoke,seed={s},tricks=text/{t}" for s in (0, 1) for t in ("none", "paper")
     ]
+    assert [p.parent.name for p in runs] == [job_dirname(job) for job in jobs]
     records = [json.loads(p.read_text()) for p in runs]
     assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
 
@@ -135,11 +139,15 @@ def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
         assert getattr(row, lift_column) == pytest.approx(augmented - real, abs=1e-9)
     assert (sweep_dir / "report.md").exists() and (sweep_dir / "lift_bars.png").exists()
 
-    # Same sweep again: every job is already finished with the same config, so nothing reruns.
-    stamps = [p.stat().st_mtime_ns for p in runs]
+    # Same sweep again: every job is already finished with the same config, so nothing reruns; a job whose
+    # folder still has its name from before names were unique is found there and moved.
+    legacy = sweep_dir / legacy_job_dirname(jobs[0])
+    runs[0].parent.rename(legacy)
+    stamps = [p.stat().st_mtime_ns for p in [legacy / "results.json", *runs[1:]]]
     again = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stderr.count("Already finished") + again.stdout.count("Already finished") == 4
+    assert not (legacy / "results.json").exists() and (runs[0].parent / "synthetic.npz").exists()
     assert [p.stat().st_mtime_ns for p in runs] == stamps
 
 
@@ -156,7 +164,8 @@ def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path, shared_cach
         "gan.lr_generator=1e6,0.0002",
     ]
     proc = run_cli(*sweep, workdir=tmp_path, cache_dir=shared_cache_dir)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # one job ran ok: the sweep is not a failure
+    assert "(2 jobs): 1 ran ok, 1 failed" in proc.stdout + proc.stderr
     records = {
         json.loads(p.read_text())["config"]["gan"]["lr_generator"]: json.loads(p.read_text())
         for p in (tmp_path / "outputs" / "multirun").rglob("results.json")
@@ -191,6 +200,28 @@ def test_bad_input_fails_with_a_message_naming_the_problem(tmp_path, shared_cach
     assert record["status"] == "failed" and record["error"]["type"] == "DataError"
 
 
+@RunIf(data=True)
+def test_a_data_file_replaced_under_the_same_path_reruns_its_job(tmp_path, shared_cache_dir, data_dir):
+    reviews = pd.read_csv(data_dir / "text" / "mr_rt_polarity.csv")
+    source = tmp_path / "reviews.csv"
+    reviews.sample(400, random_state=0).to_csv(source, index=False)
+    sweep = ["-m", "experiment=text/smoke", "name=replaced", "dataset=text/file", f"dataset.source={source}"]
+    first = run_cli(*sweep, "logger=none", workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert first.returncode == 0, first.stdout + first.stderr
+    record, run_dir = only_results(tmp_path / "outputs")
+    assert record["inputs"][str(source)].startswith(f"{source.stat().st_size}:")  # size:sha256
+    same = run_cli(*sweep, "logger=none", workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert "Already finished" in same.stdout + same.stderr  # same content: resumed
+
+    reviews.sample(400, random_state=1).to_csv(source, index=False)  # new content, same path and config
+    replaced = run_cli(*sweep, "logger=none", workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert replaced.returncode == 0 and "Already finished" not in replaced.stdout + replaced.stderr
+    [archive] = run_dir.glob("stale-*")  # the old data's result kept aside with its synthetic set, rerun
+    assert (archive / "results.stale.json").exists() and (archive / "synthetic.npz").exists()
+    rerun = json.loads((run_dir / "results.json").read_text())
+    assert rerun["status"] == "ok" and rerun["inputs"][str(source)] != record["inputs"][str(source)]
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -213,25 +244,58 @@ def test_impossible_config_values_are_rejected_naming_the_key(compose_config, ov
         build_text_components(compose_config("text", override))
 
 
-def test_job_folder_names_are_stable_short_and_flat():
+def test_job_folder_names_are_stable_short_flat_and_unique():
     assert job_dirname("seed=0,tricks=none") == "seed=0,tricks=none"
     assert job_dirname("") == "defaults"
-    assert job_dirname("dataset.source=/data/x.csv") == "dataset.source=_data_x.csv"
+    assert job_dirname("dataset.source=/data/x.csv").startswith("dataset.source=_data_x.csv-")
+    # '/' and '_' are told apart: two data files must not share a folder (one result hiding the other).
+    assert job_dirname("dataset.source=x/y.csv") != job_dirname("dataset.source=x_y.csv") == "dataset.source=x_y.csv"
     long = ",".join(f"key{i}=value{i}" for i in range(40))
     assert len(job_dirname(long)) <= 120 and job_dirname(long) == job_dirname(long)
     assert job_dirname(long) != job_dirname(long + ",seed=1")
+    assert "/" not in job_dirname("a=" + "x/" * 100) and len(job_dirname("a=" + "x/" * 100)) <= 120
 
 
-def test_a_changed_config_never_overwrites_finished_results(tmp_path):
+def test_an_earlier_folder_is_adopted_only_by_the_job_that_wrote_it(tmp_path):
+    shared = tmp_path / legacy_job_dirname("dataset.source=x/y.csv,seed=0")  # the old rule: both jobs here
+    write_results(shared, {"status": "ok", "overrides": ["dataset.source=x/y.csv", "seed=0", "trainer=gpu"]})
+    (shared / "synthetic.npz").write_bytes(b"kept")
+    assert job_dirname("dataset.source=x_y.csv,seed=0") == shared.name  # x_y.csv's folder: not moved away
+    assert not adopt_legacy_run(shared, shared, "dataset.source=x_y.csv,seed=0", ["trainer"])
+    elsewhere = tmp_path / "dataset.source=z.csv,seed=0"
+    elsewhere.mkdir()
+    assert not adopt_legacy_run(elsewhere, shared, "dataset.source=z.csv,seed=0", ["trainer"])  # not z's results
+    assert not (elsewhere / "results.json").exists()
+    mine = tmp_path / job_dirname("dataset.source=x/y.csv,seed=0")
+    (mine / ".hydra").mkdir(parents=True)
+    assert adopt_legacy_run(mine, shared, "dataset.source=x/y.csv,seed=0", ["trainer"])  # excluded keys ignored
+    assert (mine / "synthetic.npz").read_bytes() == b"kept"
+    assert json.loads((mine / "results.json").read_text())["overrides"][0] == "dataset.source=x/y.csv"
+    assert not adopt_legacy_run(mine, shared, "dataset.source=x/y.csv,seed=0", ["trainer"])  # nothing left to move
+
+
+def test_a_changed_config_never_overwrites_finished_results_or_their_artefacts(tmp_path):
     write_results(tmp_path, {"status": "ok", "config_fingerprint": "old", "finished_at": "2026-01-01T00:00:00"})
+    (tmp_path / "synthetic.npz").write_bytes(b"old synthetic set")
+    (tmp_path / "csv").mkdir()
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / "run.log").write_text("this job's log")
     assert finished_results(tmp_path, "old") is not None and finished_results(tmp_path, "new") is None
     assert archive_stale_results(tmp_path, "old") is None  # same config: it is reused, not archived
     stale = archive_stale_results(tmp_path, "new")
-    assert stale == tmp_path / "results.stale-2026-01-01T00-00-00.json"
-    assert json.loads(stale.read_text())["config_fingerprint"] == "old"
-    assert not (tmp_path / "results.json").exists()
+    assert stale == tmp_path / "stale-2026-01-01T00-00-00"
+    assert json.loads((stale / "results.stale.json").read_text())["config_fingerprint"] == "old"
+    assert (stale / "synthetic.npz").read_bytes() == b"old synthetic set" and (stale / "csv").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hydra", "run.log", stale.name]  # Hydra's, for this job
     write_results(tmp_path, {"status": "failed", "config_fingerprint": "x"})
     assert archive_stale_results(tmp_path, "new") is None  # failed runs are simply rerun
+    # Another config finished in the same second: a second archive, never a collision.
+    write_results(tmp_path, {"status": "ok", "config_fingerprint": "new", "finished_at": "2026-01-01T00:00:00"})
+    assert archive_stale_results(tmp_path, "newer") == tmp_path / "stale-2026-01-01T00-00-00-2"
+    assert archived_results(tmp_path) == [
+        stale / "results.stale.json",
+        tmp_path / "stale-2026-01-01T00-00-00-2/results.stale.json",
+    ]
 
 
 @RunIf(data=True)

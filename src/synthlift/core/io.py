@@ -6,8 +6,10 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +44,30 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike) -> Iterator[None]:
+def file_lock(path: str | os.PathLike, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
     """Exclusive advisory lock on `path` (created if needed), held for the `with` block.
 
-    Used around cache fills so that two jobs of a sweep compute an entry once, not twice.
+    Used around cache fills so that two jobs of a sweep compute an entry once, not twice, and around a
+    job so that two launches of one sweep run it once. The holder writes who it is into the file; a
+    process that has to wait first calls `waiting(holder)`. The kernel drops the lock when its holder
+    dies, even by kill -9, so a crashed job never blocks a rerun.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                handle.seek(0)
+                waiting(handle.read().strip() or "unknown")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}\n")
+            handle.flush()
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -49,14 +49,42 @@ def require_data_file(path: str | os.PathLike, data_dir: str | os.PathLike | Non
 MAX_DIRNAME = 120
 
 
+def _shortened(flat: str, must_hash: bool, hashed: str) -> str:
+    if not must_hash and len(flat) <= MAX_DIRNAME:
+        return flat
+    digest = hashlib.sha256(hashed.encode("utf-8")).hexdigest()[:12]
+    return f"{flat[: MAX_DIRNAME - 13]}-{digest}"
+
+
 def job_dirname(override_dirname: str) -> str:
     """A sweep job's folder name from its overrides: readable, stable (so a rerun finds and resumes it),
-    free of path separators, and short enough for any filesystem (long names keep a prefix + a hash)."""
-    name = override_dirname.replace("/", "_") or "defaults"
-    if len(name) <= MAX_DIRNAME:
-        return name
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
-    return f"{name[: MAX_DIRNAME - 13]}-{digest}"
+    unique per configuration, free of path separators, and short enough for any filesystem. A '/' (in a
+    data file's path, or a group option such as `dataset=image/horse`) becomes '_', which alone would give
+    `x/y.csv` and `x_y.csv` one folder, one result hiding the other: such names, and long ones, end in a
+    hash of the overrides as given."""
+    flat = override_dirname.replace("/", "_") or "defaults"
+    return _shortened(flat, must_hash="/" in override_dirname, hashed=override_dirname)
+
+
+def legacy_job_dirname(override_dirname: str) -> str:
+    """The folder name sweeps gave a job before names were unique (synthlift <= 2026-11): where a rerun
+    looks for that job's earlier results (`adopt_legacy_run`)."""
+    flat = override_dirname.replace("/", "_") or "defaults"
+    return _shortened(flat, must_hash=False, hashed=flat)
+
+
+def override_dirname(overrides: list[str], exclude_keys: list[str]) -> str | None:
+    """Hydra's `hydra.job.override_dirname` of a job's overrides (None if they do not parse), so a folder's
+    results.json can be matched to the job that wrote it: the overrides as typed, sorted, those of
+    `exclude_keys` left out, joined by ',' (synthlift's `hydra.job.config.override_dirname`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return None
+    return ",".join(sorted(o.input_line for o in parsed if o.key_or_group not in exclude_keys))
 
 
 def register_resolvers() -> None:

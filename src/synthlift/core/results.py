@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from synthlift.core.io import atomic_write_json
+from synthlift.core.paths import override_dirname
 
 RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 1
@@ -97,10 +98,19 @@ def read_results(path: str | Path) -> dict[str, Any]:
         return json.load(handle)
 
 
+STALE_PREFIX = "stale-"  # a run folder's `stale-<finished_at>/`: an earlier config's results and artefacts
+STALE_RESULTS = "results.stale.json"  # not `results.json`, so no report reads an archived result as a run
+JOB_LOCK = ".job.lock"  # held by the process running the job (synthlift.run)
+KEPT_IN_PLACE = (".hydra", "*.log", JOB_LOCK)  # Hydra's files and the lock of the job that now starts
+
+
 def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path | None:
-    """Before a job reruns in a folder whose finished results came from another config, move them aside
-    (`results.stale-<finished_at>.json`) so a changed config never overwrites measured results."""
-    path = Path(run_dir) / RESULTS_FILE
+    """Before a job reruns in a folder whose finished results came from another config, move them and the
+    artefacts that go with them (synthetic set, curves, plots) into `stale-<finished_at>/`, so a changed
+    config never overwrites a measurement. Two archives of the same second get `-2`, `-3`... Returns the
+    archive folder, or None when there was nothing to archive."""
+    run_dir = Path(run_dir)
+    path = run_dir / RESULTS_FILE
     try:
         record = read_results(path)
     except (OSError, json.JSONDecodeError):
@@ -108,9 +118,24 @@ def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path 
     if record.get("status") != "ok" or record.get("config_fingerprint") == config_fingerprint:
         return None
     stamp = str(record.get("finished_at", "unknown")).replace(":", "-")
-    target = path.with_name(f"results.stale-{stamp}.json")
-    path.replace(target)
-    return target
+    archive = run_dir / f"{STALE_PREFIX}{stamp}"
+    for number in range(2, 10_000):
+        try:
+            archive.mkdir()
+            break
+        except FileExistsError:
+            archive = run_dir / f"{STALE_PREFIX}{stamp}-{number}"
+    path.replace(archive / STALE_RESULTS)
+    for entry in sorted(run_dir.iterdir()):
+        kept = entry.name.startswith(STALE_PREFIX) or any(entry.match(pattern) for pattern in KEPT_IN_PLACE)
+        if not kept:
+            entry.replace(archive / entry.name)
+    return archive
+
+
+def archived_results(sweep_dir: str | Path) -> list[Path]:
+    """Every archived result below a sweep folder (see `archive_stale_results`)."""
+    return sorted(Path(sweep_dir).rglob(f"{STALE_PREFIX}*/{STALE_RESULTS}"))
 
 
 def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, Any] | None:
@@ -125,3 +150,25 @@ def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, 
     if record.get("status") == "ok" and record.get("config_fingerprint") == config_fingerprint:
         return record
     return None
+
+
+def adopt_legacy_run(run_dir: str | Path, legacy_dir: str | Path, job_dirname: str, exclude_keys: list[str]) -> bool:
+    """Move a job's earlier folder, named by an older rule (`legacy_job_dirname`), into its folder now, so
+    a rerun resumes its finished results (and keeps their artefacts) instead of training again. Only when
+    the old folder's results.json was written by this job (its overrides give this job's override_dirname
+    `job_dirname`): under the old rule two configurations could share a folder. Entries the new folder
+    already has (Hydra's `.hydra/`, the job log) stay in the old one. Returns whether it moved anything."""
+    run_dir, legacy_dir = Path(run_dir), Path(legacy_dir)
+    if legacy_dir == run_dir or (run_dir / RESULTS_FILE).exists():
+        return False
+    try:
+        record = read_results(legacy_dir / RESULTS_FILE)
+    except (OSError, json.JSONDecodeError):
+        return False
+    overrides = record.get("overrides")
+    if not isinstance(overrides, list) or override_dirname(overrides, exclude_keys) != job_dirname:
+        return False
+    for entry in legacy_dir.iterdir():
+        if not (run_dir / entry.name).exists():
+            entry.rename(run_dir / entry.name)
+    return True

@@ -5,10 +5,12 @@ the multirun from the sweep overrides, the way Hydra's BasicSweeper expands them
 duration of the finished jobs times the jobs left. Lines are printed with `rich` for a person at a
 terminal and logged plainly otherwise (synthlift.core.progress.progress_enabled).
 
-It never stops a sweep: any error inside it is logged and swallowed. With the joblib launcher the
-jobs run in worker processes, each with its own copy of this callback taken when the jobs were
-dispatched: N and the sweep's start are known there, the other jobs' durations are not, so those
-lines carry no ETA (and no N where it could not be counted).
+It never stops a sweep: any error inside it is logged and swallowed. At the end it says how many jobs ran
+ok, failed or were already finished, and a sweep where every job that ran failed exits with status 1.
+With the joblib launcher the jobs run in worker processes, each with its own copy of this callback
+taken when the jobs were dispatched: N and the sweep's start are known there, the other jobs' durations
+are not, so those lines carry no ETA (and no N where it could not be counted); how the jobs ended is
+read off their results.json files.
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from synthlift.core.progress import progress_enabled
+from synthlift.core.results import RESULTS_FILE, read_results
 
 log = logging.getLogger("synthlift.sweep")
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+T = TypeVar("T")
+MTIME_SLACK_S = 1.0  # a file's mtime comes from the kernel's coarse clock: it may read a little before time.time()
 
 
 def count_sweep_jobs(overrides: Sequence[str], config_loader: Any = None) -> int:
@@ -73,17 +80,44 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def _never_raises(hook: Callable[..., None]) -> Callable[..., None]:
-    """A display must not end a sweep: errors are logged and swallowed."""
+def _never_raises(hook: Callable[..., T]) -> Callable[..., T | None]:
+    """A display must not end a sweep: errors are logged and swallowed (the hook then returns None)."""
 
     @functools.wraps(hook)
-    def guarded(self: SweepProgress, *args: Any, **kwargs: Any) -> None:
+    def guarded(self: SweepProgress, *args: Any, **kwargs: Any) -> T | None:
         try:
-            hook(self, *args, **kwargs)
+            return hook(self, *args, **kwargs)
         except Exception as exc:
             log.warning("sweep progress display failed in %s (ignored): %s: %s", hook.__name__, type(exc).__name__, exc)
+            return None
 
     return guarded
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    ok: int
+    failed: int
+    failed_dirs: list[str]
+
+
+def sweep_outcome(sweep_dir: Path, since: float) -> SweepOutcome:
+    """How the jobs that wrote their results.json in `sweep_dir` after `since` (wall-clock seconds) ended:
+    the jobs this multirun ran, whichever process ran them. Jobs it skipped as already finished left their
+    file untouched; an unreadable file counts as failed."""
+    ok, failed = 0, []
+    for path in sorted(sweep_dir.rglob(RESULTS_FILE)):
+        if path.stat().st_mtime < since - MTIME_SLACK_S:
+            continue
+        try:
+            status = read_results(path).get("status")
+        except (OSError, ValueError, AttributeError):
+            status = None
+        if status == "ok":
+            ok += 1
+        else:
+            failed.append(str(path.parent.relative_to(sweep_dir)))
+    return SweepOutcome(ok, len(failed), failed)
 
 
 def _jobs(n: int) -> str:
@@ -142,11 +176,26 @@ class SweepProgress(Callback):
         done = "failed after" if status == "FAILED" else "done in"
         self._emit(f"{self._line(num, len(self.durations))} · {done} {format_duration(duration)}")
 
-    @_never_raises
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self.started_at is not None:
-            jobs = f" ({_jobs(self.total)})" if self.total else ""
-            self._emit(f"sweep finished in {format_duration(time.time() - self.started_at)}{jobs}")
+        """The closing line, with how the jobs ended; a sweep whose every job that ran failed exits with
+        status 1, so a script or a scheduler that runs it sees the failure (Hydra itself exits 0)."""
+        outcome = self._closing_line(config)
+        if outcome is not None and outcome.failed and not outcome.ok:
+            raise SystemExit(1)
+
+    @_never_raises
+    def _closing_line(self, config: DictConfig) -> SweepOutcome | None:
+        if self.started_at is None:
+            return None
+        outcome = sweep_outcome(Path(config.hydra.sweep.dir), self.started_at)
+        jobs = f" ({_jobs(self.total)})" if self.total else ""
+        counts = f"{outcome.ok} ran ok, {outcome.failed} failed"
+        if self.total and self.total > outcome.ok + outcome.failed:
+            counts += f", {self.total - outcome.ok - outcome.failed} already finished"
+        self._emit(f"sweep finished in {format_duration(time.time() - self.started_at)}{jobs}: {counts}")
+        if outcome.failed:
+            log.error("failed jobs (their results.json says why): %s", ", ".join(outcome.failed_dirs))
+        return outcome
 
     def _line(self, num: int, finished: int) -> str:
         """`sweep job k/N · elapsed … · ETA …`, leaving out what this process cannot know."""

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_report(report)
     print_report(report)
     print("wrote " + ", ".join(map(str, paths)))
+    if not report.groups["n"].sum():  # a report of failures only is written, but is not a success
+        print(f"synthlift-report: no finished run below {args.sweep_dir}, {len(report.failed)} failed", file=sys.stderr)
+        return 1
     return 0
 
 

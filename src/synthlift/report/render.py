@@ -22,6 +22,10 @@ from synthlift.report.summary import Report
 REPORT_MD = "report.md"
 REPORT_CSV = "report.csv"
 LIFT_BARS_PNG = "lift_bars.png"
+ARCHIVED_NOTE = (
+    "results of an earlier config of the same job, moved aside with their artefacts when the config (or its data) "
+    "changed; not counted above"
+)
 PTS = 100.0  # metrics are fractions in [0, 1]; the markdown and plot show them as percent / points
 _CONCLUSIONS = {
     HELPS: "synthetic data helps",
@@ -129,6 +133,9 @@ def to_markdown(report: Report) -> str:
         lines += ["", "## Warnings", ""] + [f"- {_md_cell(w)}" for w in report.warnings]
     lines += ["", f"## Failed runs ({len(report.failed)})", ""]
     lines += [f"- `{run.run_dir}`: {_md_cell(run.error)}" for run in report.failed] or ["None."]
+    if report.archived:
+        lines += ["", f"## Archived results ({len(report.archived)})", "", ARCHIVED_NOTE, ""]
+        lines += [f"- `{path.parent}`" for path in report.archived]
     return "\n".join(lines) + "\n"
 
 
@@ -172,3 +179,5 @@ def print_report(report: Report, console: Console | None = None) -> None:
     console.print(Text(f"\nFailed runs ({len(report.failed)})", style="bold"))
     for run in report.failed:
         console.print(Text(f"  {run.run_dir}: {run.error}"))
+    if report.archived:
+        console.print(Text(f"\nArchived results ({len(report.archived)}): {ARCHIVED_NOTE}", style="bold"))

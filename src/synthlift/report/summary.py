@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthlift.core.results import archived_results
 from synthlift.core.stats import LiftSummary, summarize_paired, verdict
 from synthlift.report.collect import FailedRun, Run, error_text, group_key, load_runs, metric, settings, unmeasured
 from synthlift.report.predictors import Predictors, sweep_predictors
@@ -43,6 +44,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     not_measured: dict[str, list[NotMeasured]] = field(default_factory=dict)  # config -> null metrics
     predictors: Predictors | None = None  # quality metrics vs the primary lift across configurations
+    archived: list[Path] = field(default_factory=list)  # results of earlier configs, kept beside the runs
 
     @property
     def primary_lift(self) -> str | None:
@@ -124,4 +126,7 @@ def build_report(sweep_dir: str | Path, confidence: float = 0.95) -> Report:
     if lift_pairs:
         lift_means = {row["config"]: row[f"{next(iter(lift_pairs))}_mean"] for row in rows}
         predictors = sweep_predictors({config: group["ok"] for config, group in groups.items()}, lift_pairs, lift_means)
-    return Report(sweep_dir, confidence, lift_pairs, table, failed, sorted(common), warnings, not_measured, predictors)
+    archived = [path.relative_to(sweep_dir) for path in archived_results(sweep_dir)]
+    return Report(
+        sweep_dir, confidence, lift_pairs, table, failed, sorted(common), warnings, not_measured, predictors, archived
+    )
