@@ -19,6 +19,7 @@ from synthlift.generators.divergence import check_sample_scale
 from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData
 from synthlift.generators.text.cgan_module import DIVERGENCE_ADVICE, ConditionalEmbeddingGAN
 from synthlift.generators.text.gupta_tricks import GuptaTricks, TrickSettings
+from synthlift.generators.text.numeric import seeded
 from synthlift.generators.text.objectives.base import GANObjective
 from synthlift.generators.text.objectives.cross_entropy import CrossEntropyObjective
 from synthlift.generators.text.pretrain import fit_gan, load_pretrained, pretrained_checkpoint
@@ -99,7 +100,8 @@ class ConditionalGAN(TextGenerator):
         validation score; then check the samples are data, not a blow-up."""
         pretrained = self._pretrained(train, context) if self.tricks.pretrain else None
         tricks = self.tricks
-        self.module = self._build(train.x.shape[1], train.num_classes, len(train.y), tricks, context.teacher)
+        with seeded(context.seed):  # initial weights set by the run's seed: a rerun is the same run
+            self.module = self._build(train.x.shape[1], train.num_classes, len(train.y), tricks, context.teacher)
         if pretrained is not None:
             load_pretrained(self.module, pretrained)
         selection = GeneratorSelection(lambda _: context.validation_score(self), tricks.eval_every, tricks.patience)
