@@ -437,7 +437,8 @@ def render(
         "from (invert a held-out real image, label the reconstruction) scored against its real mask: when it is "
         "below the real-only U-Net's mIoU, the synthetic labels teach less than the real ones. KID is on ImageNet "
         "EfficientNet-Lite0 features, synthetic vs. real test images; the floor is real training vs. test images. "
-        "Stage seconds are the longest over the setting's runs (1 CPU thread per job, two jobs at a time); "
+        "Stage seconds are the longest over the setting's runs (on the machine above; they depend on the jobs "
+        "run beside each one and its threads); "
         "a GAN time near 0 means every run found the GAN cached by an earlier run.",
         "",
         *diagnostics_table(budgets),
