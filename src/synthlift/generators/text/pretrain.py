@@ -18,6 +18,7 @@ from synthlift.core.progress import LightningProgress
 from synthlift.core.trainer import make_trainer
 from synthlift.generators.text.cgan_module import ConditionalEmbeddingGAN
 from synthlift.generators.text.gupta_tricks import TrickSettings
+from synthlift.generators.text.numeric import seeded
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,7 @@ def pretrained_checkpoint(
     def create(tmp: Path) -> None:
         x, y = load_corpus()
         log.info("Pretraining the GAN on %d corpus examples for %d epochs", len(y), tricks.pretrain_epochs)
-        with torch.random.fork_rng(devices=[]):  # initial weights set by the seed, whatever ran before
-            torch.manual_seed(tricks.pretrain_seed)
+        with seeded(tricks.pretrain_seed):  # initial weights set by the seed, whatever ran before
             gan = build(x.shape[1], len(y), pretrain_tricks)
         fit_gan(
             gan,
