@@ -124,7 +124,8 @@ def execute(
 
 
 def _run_claimed(cfg: DictConfig, run_dir: Path, overrides: list[str], record: dict[str, Any]) -> dict[str, Any]:
-    if cfg.get("resume", True) and (done := finished_results(run_dir, record["config_fingerprint"])):
+    before_inputs = config_fingerprint(record["config"])  # how records written before `inputs` were keyed
+    if cfg.get("resume", True) and (done := finished_results(run_dir, record["config_fingerprint"], before_inputs)):
         log.info("Already finished with this config, skipping: %s", run_dir / "results.json")
         return done
     if stale := archive_stale_results(run_dir, record["config_fingerprint"]):

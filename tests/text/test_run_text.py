@@ -281,6 +281,8 @@ def test_a_changed_config_never_overwrites_finished_results_or_their_artefacts(t
     (tmp_path / ".hydra").mkdir()
     (tmp_path / "run.log").write_text("this job's log")
     assert finished_results(tmp_path, "old") is not None and finished_results(tmp_path, "new") is None
+    # Written before input files were digested (no `inputs`): the same config if it matches without them.
+    assert finished_results(tmp_path, "new", fingerprint_without_inputs="old") is not None
     assert archive_stale_results(tmp_path, "old") is None  # same config: it is reused, not archived
     stale = archive_stale_results(tmp_path, "new")
     assert stale == tmp_path / "stale-2026-01-01T00-00-00"

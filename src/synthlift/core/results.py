@@ -138,8 +138,14 @@ def archived_results(sweep_dir: str | Path) -> list[Path]:
     return sorted(Path(sweep_dir).rglob(f"{STALE_PREFIX}*/{STALE_RESULTS}"))
 
 
-def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, Any] | None:
-    """The run's earlier record if it finished ok with the same config, else None (so it reruns)."""
+def finished_results(
+    run_dir: str | Path, config_fingerprint: str, fingerprint_without_inputs: str | None = None
+) -> dict[str, Any] | None:
+    """The run's earlier record if it finished ok with the same config, else None (so it reruns).
+
+    A record written before input files were digested into the fingerprint (it has no `inputs`) counts as
+    the same config when it matches `fingerprint_without_inputs`: as trusted as it was when it was written,
+    so upgrading synthlift does not rerun every finished sweep."""
     path = Path(run_dir) / RESULTS_FILE
     if not path.exists():
         return None
@@ -147,7 +153,10 @@ def finished_results(run_dir: str | Path, config_fingerprint: str) -> dict[str, 
         record = read_results(path)
     except (OSError, json.JSONDecodeError):
         return None
-    if record.get("status") == "ok" and record.get("config_fingerprint") == config_fingerprint:
+    if record.get("status") != "ok":
+        return None
+    fingerprint = record.get("config_fingerprint")
+    if fingerprint == config_fingerprint or ("inputs" not in record and fingerprint == fingerprint_without_inputs):
         return record
     return None
 
