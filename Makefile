@@ -40,9 +40,9 @@ bench: setup
 leaderboard: setup
 	$(BIN)/python -m synthlift.report.leaderboard $(ARGS)
 
-# The HandsOff table: 3 domains x 8/16/50 labels x 3 strategies x 3 seeds, then the lever ablation, then
-# experiments/handsoff.md (about 2 h on 2 cores, most of it once-per-domain GANs and per-seed pools, all
-# cached); `make handsoff ARGS=--render-only` only rewrites the table.
+# The HandsOff table: the transfer-baseline tuning, then 3 domains x 8/16/50 labels x 3 strategies x 3
+# seeds, then the lever ablation, then experiments/handsoff.md (about 3 h on 2 cores, most of it
+# once-per-domain GANs and per-seed pools, all cached); `make handsoff ARGS=--render-only` only rewrites it.
 handsoff: setup
 	$(BIN)/python -m synthlift.report.handsoff $(ARGS)
 

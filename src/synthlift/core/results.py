@@ -14,6 +14,7 @@ Schema (shared by every track):
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import platform
@@ -118,13 +119,13 @@ def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path 
     if record.get("status") != "ok" or record.get("config_fingerprint") == config_fingerprint:
         return None
     stamp = str(record.get("finished_at", "unknown")).replace(":", "-")
-    archive = run_dir / f"{STALE_PREFIX}{stamp}"
-    for number in range(2, 10_000):
+    for number in itertools.count(1):
+        archive = run_dir / (f"{STALE_PREFIX}{stamp}" + (f"-{number}" if number > 1 else ""))
         try:
             archive.mkdir()
             break
         except FileExistsError:
-            archive = run_dir / f"{STALE_PREFIX}{stamp}-{number}"
+            continue
     path.replace(archive / STALE_RESULTS)
     for entry in sorted(run_dir.iterdir()):
         kept = entry.name.startswith(STALE_PREFIX) or any(entry.match(pattern) for pattern in KEPT_IN_PLACE)
