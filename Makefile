@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup run test test-fast lint bench report leaderboard handsoff clean
+.PHONY: setup run test test-fast lint bench report leaderboard handsoff gupta2019 tables clean
 
 setup: $(VENV)/.installed
 
@@ -45,6 +45,14 @@ leaderboard: setup
 # once-per-domain GANs and per-seed pools, all cached); `make handsoff ARGS=--render-only` only rewrites it.
 handsoff: setup
 	$(BIN)/python -m synthlift.report.handsoff $(ARGS)
+
+# Gupta (ICASSP 2019)'s text ablation: MR and CR, 50/250/1000 per class, both embedders and protocols,
+# 10 seeds for the headline rows (about 2 h on 2 cores), then experiments/gupta2019.md.
+gupta2019: setup
+	$(BIN)/python -m synthlift.report.gupta2019 $(ARGS)
+
+# Every generated table, one after the other; rerunning with nothing changed trains nothing.
+tables: gupta2019 leaderboard handsoff
 
 # make report DIR=outputs/multirun/<name>
 report: setup

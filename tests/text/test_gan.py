@@ -88,15 +88,15 @@ def test_training_uses_the_smoothed_discriminator_loss(real_data):
 
 
 class NoiseRecorder(Callback):
-    """Records, per batch, the epoch's noise pattern and what the discriminator saw as real."""
+    """Records, per epoch, the epoch's noise pattern, its minibatches and what the discriminator saw."""
 
     def __init__(self):
         self.records = []
 
-    def on_train_batch_start(self, trainer, gan, batch, batch_idx):
+    def on_train_batch_start(self, trainer, gan, epoch_batches, batch_idx):
         seen = []
         handle = gan.discriminator.register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
-        self.records.append((trainer.current_epoch, gan.epoch_noise.clone(), batch, seen, handle))
+        self.records.append((trainer.current_epoch, gan.epoch_noise.clone(), epoch_batches, seen, handle))
 
 
 def test_instance_noise_is_fresh_each_epoch_and_added_to_real_examples(real_data):
@@ -104,18 +104,30 @@ def test_instance_noise_is_fresh_each_epoch_and_added_to_real_examples(real_data
     gan = build_gan(GAN_CFG, tricks, DIM, CLASSES, 24)
     recorder = NoiseRecorder()
     fit_gan(gan, *real_data, batch_size=8, max_epochs=3, trainer_cfg=TRAINER, seed=0, callbacks=[recorder])
-    by_epoch = {}
-    for epoch, noise, (x, _, index), seen, handle in recorder.records:
+    patterns = {}
+    for epoch, noise, epoch_batches, seen, handle in recorder.records:
         handle.remove()
-        by_epoch.setdefault(epoch, []).append(noise)
-        # The first discriminator call of a step judges the real batch, with this epoch's noise added.
-        assert torch.allclose(seen[0], x + noise[index], atol=1e-6)
-    assert sorted(by_epoch) == [0, 1, 2]
-    for patterns in by_epoch.values():
-        assert all(torch.equal(p, patterns[0]) for p in patterns), "one pattern for the whole epoch"
-    assert not torch.allclose(by_epoch[0][0], by_epoch[1][0]), "a new pattern every epoch"
-    stds = [by_epoch[e][0].std().item() for e in range(3)]
+        patterns[epoch] = noise
+        assert len(epoch_batches) == 3  # 24 examples in whole minibatches of 8
+        for step, (x, _, index) in enumerate(epoch_batches):
+            # Each step calls D on the real batch (with this epoch's noise), the fake one, and the fake for G.
+            assert torch.allclose(seen[3 * step], x + noise[index], atol=1e-6)
+    assert sorted(patterns) == [0, 1, 2]
+    assert not torch.allclose(patterns[0], patterns[1]), "a new pattern every epoch"
+    stds = [patterns[e].std().item() for e in range(3)]
     assert stds[0] == pytest.approx(0.5, rel=0.3) and stds[2] == pytest.approx(0.125, rel=0.3), "std decays"
+
+
+def test_each_epoch_visits_every_example_once_in_a_new_order(real_data):
+    recorder = NoiseRecorder()
+    gan = build_gan(GAN_CFG, TrickSettings(instance_noise_std=0.1), DIM, CLASSES, 24)
+    fit_gan(gan, *real_data, batch_size=8, max_epochs=2, trainer_cfg=TRAINER, seed=0, callbacks=[recorder])
+    orders = []
+    for _, _, epoch_batches, _, handle in recorder.records:
+        handle.remove()
+        orders.append(torch.cat([index for _, _, index in epoch_batches]))
+    assert all(sorted(order.tolist()) == list(range(24)) for order in orders)
+    assert not torch.equal(orders[0], orders[1]), "reshuffled every epoch"
 
 
 def test_no_instance_noise_when_off(real_data):
@@ -163,9 +175,13 @@ def test_divergence_raises_a_clear_error(real_data):
 def test_a_finite_but_huge_loss_counts_as_divergence(real_data):
     """A blow-up need not be NaN: losses of 1e23 are finite numbers, and still garbage."""
     gan = build_gan(GAN_CFG, TrickSettings(), DIM, CLASSES, 24)
-    huge = torch.tensor(1e23)
+    real_loss = type(gan).discriminator_loss
+
+    def huge(module, *args):  # still a loss with a graph to backpropagate through
+        return real_loss(module, *args) * 0 + 1e23
+
     with (
-        mock.patch.object(type(gan), "discriminator_loss", return_value=huge),
+        mock.patch.object(type(gan), "discriminator_loss", autospec=True, side_effect=huge),
         pytest.raises(GANDivergedError, match=r"discriminator loss became 1e\+23"),
     ):
         fit_gan(gan, *real_data, batch_size=8, max_epochs=1, trainer_cfg=TRAINER, seed=0)
@@ -195,13 +211,14 @@ def test_pretrained_checkpoint_is_cached_and_loadable(tmp_path, real_data):
         calls.append(1)
         return real_data
 
-    tricks = TrickSettings(pretrain=True, pretrain_epochs=2, consistency_weight=1.0, early_stopping=True)
+    tricks = TrickSettings(
+        pretrain=True, pretrain_epochs=2, pretrain_batch_size=8, consistency_weight=1.0, early_stopping=True
+    )
     kwargs = dict(
         cache_dir=tmp_path,
         key_parts={"corpus": "toy", "network": GAN_CFG},
         load_corpus=load_corpus,
         build=lambda dim, num_real, tricks: build_gan(GAN_CFG, tricks, dim, CLASSES, num_real),
-        batch_size=8,
         tricks=tricks,
         trainer_cfg=TRAINER,
     )
@@ -213,7 +230,8 @@ def test_pretrained_checkpoint_is_cached_and_loadable(tmp_path, real_data):
     assert not created_other
     # ...but ones that shape the pretrained weights do.
     _, created_smoothed = pretrained_checkpoint(**{**kwargs, "tricks": replace(tricks, real_target=0.9)})
-    assert created_smoothed
+    _, created_batched = pretrained_checkpoint(**{**kwargs, "tricks": replace(tricks, pretrain_batch_size=4)})
+    assert created_smoothed and created_batched
     gan = build_gan(GAN_CFG, TrickSettings(), DIM, CLASSES, 24)
     load_pretrained(gan, path)
     state = torch.load(path, weights_only=True)
@@ -224,7 +242,7 @@ def test_gupta_tricks_from_config():
     on = {"enabled": True}
     cfg = {
         "classifier_consistency": {**on, "weight": 0.5},
-        "pretrain": {"enabled": False, "max_epochs": 3, "seed": 1},
+        "pretrain": {"enabled": False, "max_epochs": 3, "batch_size": 64, "lr": 1e-3, "seed": 1},
         "instance_noise": {**on, "std": 0.1, "decay": 0.9},
         "label_smoothing": {**on, "real_target": 0.9},
         "early_stopping": {"enabled": False, "eval_every": 4, "patience": 2},
@@ -239,4 +257,4 @@ def test_gupta_tricks_from_config():
     ):
         GuptaTricks(**{**cfg, "label_smoothing": {"enabled": True, "real_target": 1.5}})
     with pytest.raises(InvalidArgument, match="pretrain.corpus=None is invalid"):
-        GuptaTricks(**{**cfg, "pretrain": {"enabled": True, "max_epochs": 3, "seed": 1}})
+        GuptaTricks(**{**cfg, "pretrain": {"enabled": True, "max_epochs": 3, "batch_size": 64, "lr": 1e-3, "seed": 1}})

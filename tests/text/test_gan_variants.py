@@ -61,16 +61,15 @@ def test_spectral_norm_bounds_every_discriminator_layer():
     )
 
 
-@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # training_step called outside a Trainer
 def test_critic_steps_update_the_generator_once_every_so_many_batches():
     gan = build_gan({**GAN_CFG, "objective": WassersteinGP(critic_steps=3)}, TrickSettings(), 6, 2, 24)
     generator_steps = []
     gan.generator_losses = lambda fake, labels: generator_steps.append(1) or {"total": fake.sum() * 0}
-    gan.manual_backward = lambda loss: None
-    gan.optimizers = lambda: (torch.optim.SGD([torch.zeros(1)], lr=0.1), torch.optim.SGD([torch.zeros(1)], lr=0.1))
+    gan.backward_pass = lambda loss: None
+    optimizers = torch.optim.SGD([torch.zeros(1)], lr=0.1), torch.optim.SGD([torch.zeros(1)], lr=0.1)
     batch = (torch.randn(4, 6), torch.tensor([0, 1, 0, 1]), torch.arange(4))
-    for index in range(7):
-        gan.training_step(batch, index)
+    for _ in range(7):
+        gan.adversarial_step(*batch, *optimizers)
     assert len(generator_steps) == 2  # after discriminator updates 3 and 6
 
 

@@ -7,12 +7,16 @@ measured, never as 0.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from synthlift.core.errors import DataError
+from synthlift.core.paths import CONF_DIR
 from synthlift.core.results import RESULTS_FILE, is_semantic_override, read_results
 
 DEFAULTS_KEY = "(defaults)"
@@ -87,3 +91,24 @@ def unmeasured(record: dict[str, Any]) -> dict[str, str]:
         for name in dict.fromkeys(names)
         if not math.isfinite(metric(record, name))
     }
+
+
+@functools.cache
+def _options_by_target(group: str) -> dict[str, str]:
+    """Component class -> its option name in conf/<group>/ (read once, not once per run record)."""
+    return {
+        OmegaConf.load(path).get("_target_"): path.stem
+        for path in sorted((CONF_DIR / group).rglob("*.yaml"))
+        if not path.stem.startswith("_")
+    }
+
+
+def chosen_option(record: dict[str, Any], group: str) -> str:
+    """The option a run chose for `group` (`gan=text/smote` -> `smote`): from its overrides, else (the
+    experiment's default) the option whose yaml names the run's class, else the class's name."""
+    for override in record.get("overrides") or []:
+        key, _, value = override.partition("=")
+        if key == group:
+            return value.split("/")[-1]
+    target = ((record.get("config") or {}).get(group) or {}).get("_target_", "unknown")
+    return _options_by_target(group).get(target, target.rsplit(".", 1)[-1])

@@ -28,8 +28,8 @@ from omegaconf import OmegaConf
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
 from synthlift.core.stats import HELPS, LiftSummary, summarize_paired, verdict
-from synthlift.report.collect import load_runs, metric, settings
-from synthlift.report.leaderboard import machine_summary, run_stage, strategy_option
+from synthlift.report.collect import chosen_option, load_runs, metric, settings
+from synthlift.report.tables import machine_summary, run_stage
 
 COMMAND = "python -m synthlift.report.handsoff"
 TUNING_STAGE, BUDGETS_STAGE, ABLATION_STAGE = "transfer_tuning", "handsoff_budgets", "handsoff_ablation"
@@ -101,7 +101,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
             continue
         config = OmegaConf.create(record["config"])
         dataset = record["config"]["dataset"]
-        strategy = strategy_option(record)
+        strategy = chosen_option(record, "augment")
         lever = sorted(
             o
             for o in settings(record)

@@ -14,12 +14,7 @@ steps on validation within the same step budget).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import functools
-import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -29,14 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from hydra.utils import get_class
-from omegaconf import OmegaConf
 
 from synthlift.core.io import atomic_write_text
-from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
-from synthlift.core.results import package_versions
+from synthlift.core.paths import PROJECT_ROOT, default_output_root
 from synthlift.core.stats import HELPS, summarize_paired, verdict
-from synthlift.report.collect import load_runs, metric
+from synthlift.report.collect import chosen_option, load_runs, metric
 from synthlift.report.predictors import lift_predictors
+from synthlift.report.tables import machine_summary, run_stage
 
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
 BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
@@ -52,37 +46,6 @@ QUALITY_COLUMNS = {  # results.json key -> column title
     "synthetic_as_test_acc": "synth-as-test",
 }
 COMMAND = "python -m synthlift.report.leaderboard"
-
-
-def run_stage(experiment: str, overrides: Sequence[str] = (), track: str = "text") -> int:
-    """One sweep of `experiment=<track>/<experiment>` under the track's root config, as a user would start
-    it (it resumes: finished jobs are skipped)."""
-    command = [sys.executable, "-m", "synthlift.run", "-m", "--config-name", track, f"experiment={track}/{experiment}"]
-    command += list(overrides)
-    print("$ " + " ".join(command[1:]), flush=True)
-    return subprocess.run(command, cwd=PROJECT_ROOT, check=False).returncode
-
-
-def option(record: dict[str, Any], group: str) -> str | None:
-    """The option a run chose for `group` (`gan=text/smote` -> `smote`), from its overrides."""
-    for override in record.get("overrides", []):
-        key, _, value = override.partition("=")
-        if key == group:
-            return value.split("/")[-1]
-    return None
-
-
-@functools.cache
-def _augment_options() -> dict[str, str]:
-    """Strategy class -> its `augment` option, read once from conf/augment/ (not once per run record)."""
-    return {OmegaConf.load(path).get("_target_"): path.stem for path in sorted((CONF_DIR / "augment").glob("*.yaml"))}
-
-
-def strategy_option(record: dict[str, Any]) -> str:
-    """The run's `augment` option: from its overrides, else (the experiment's default) the option whose yaml
-    names the run's strategy class."""
-    target = record["config"]["augment"]["_target_"]
-    return option(record, "augment") or _augment_options().get(target, target.rsplit(".", 1)[-1])
 
 
 def _dataset_label(config: dict[str, Any]) -> str:
@@ -117,9 +80,9 @@ def run_table(sweep_dirs: Sequence[Path]) -> tuple[pd.DataFrame, list[str]]:
             rows.append(
                 {
                     "setting": f"{_dataset_label(config)} @ {per_class}/class",
-                    "generator": option(record, "gan") or config["gan"]["_target_"].rsplit(".", 1)[-1],
+                    "generator": chosen_option(record, "gan"),
                     "family": _family(config["gan"]["_target_"]),
-                    "strategy": strategy_option(record),
+                    "strategy": chosen_option(record, "augment"),
                     "ratio": config.get("synthetic_per_real"),
                     "seed": record.get("seed"),
                     "acc_real_only": metric(record, "acc_real_only"),
@@ -220,19 +183,6 @@ def _headline(summary: pd.DataFrame) -> list[str]:
             )
         lines.append(sentence)
     return lines
-
-
-def machine_summary() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError, StopIteration):  # /proc/cpuinfo names the model on Linux
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    versions = package_versions()
-    packages = ", ".join(f"{name} {versions[name]}" for name in sorted(versions))
-    return f"{cpu}, {os.cpu_count()} cores, no GPU used; {packages}"
 
 
 def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None) -> str:

@@ -159,7 +159,6 @@ class ConditionalGAN(TextGenerator):
             },
             load_corpus=load_corpus,
             build=build,
-            batch_size=self.batch_size,
             tricks=self.tricks,
             trainer_cfg=context.trainer,
         )

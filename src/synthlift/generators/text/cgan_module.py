@@ -7,10 +7,14 @@ samples (PacGAN), so the GAN family of the zoo shares this one network and train
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
+from torch.optim import Optimizer
 
 from synthlift.generators.divergence import check_loss
 from synthlift.generators.text.gupta_tricks import TrickSettings
@@ -111,6 +115,7 @@ class ConditionalEmbeddingGAN(LightningModule):
         self.automatic_optimization = False
         self.objective = objective
         self.discriminator_updates = 0
+        self.loss_scaling = False
         self.tricks = tricks
         self.num_classes = num_classes
         self.num_real = num_real
@@ -134,6 +139,18 @@ class ConditionalEmbeddingGAN(LightningModule):
             torch.optim.Adam(self.generator.parameters(), lr=self.lr_generator, betas=self.betas),
             torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_discriminator, betas=self.betas),
         )
+
+    def on_fit_start(self) -> None:
+        """Lightning's optimiser wrapper and `manual_backward` run hooks around every call that nothing here
+        uses, about a tenth of a step of this small network; the one thing they add is loss scaling under
+        16-bit mixed precision, so they are used only then."""
+        self.loss_scaling = getattr(self.trainer.precision_plugin, "scaler", None) is not None
+
+    def backward_pass(self, loss: Tensor) -> None:
+        if self.loss_scaling:
+            self.manual_backward(loss)
+        else:
+            loss.backward()
 
     def on_train_epoch_start(self) -> None:
         """Instance noise: one fresh pattern per real example for this epoch, so D never sees the
@@ -163,40 +180,49 @@ class ConditionalEmbeddingGAN(LightningModule):
         losses["total"] = total
         return losses
 
-    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
-        """One discriminator update per batch; one generator update every `objective.critic_steps` of them."""
-        real, labels, index = batch
+    def training_step(self, epoch: Sequence[tuple[Tensor, Tensor, Tensor]], epoch_index: int) -> None:
+        """One Lightning step is one epoch: every minibatch of it (see `fit_gan`), so Lightning's per-step
+        bookkeeping is paid once per epoch, not per minibatch. The epoch's mean losses are checked for
+        divergence and logged once; a blow-up mid-epoch carries into the mean (NaN, inf or huge)."""
+        g_opt, d_opt = self.optimizers(use_pl_optimizer=self.loss_scaling)
+        sums: dict[str, Tensor] = {}
+        counts: Counter[str] = Counter()
+        for real, labels, index in epoch:
+            for name, value in self.adversarial_step(real, labels, index, g_opt, d_opt).items():
+                sums[name] = sums.get(name, 0) + value
+                counts[name] += 1
+        means = {name: total / counts[name] for name, total in sums.items()}
+        where = f"epoch {self.current_epoch} (mean over its {counts['d_loss']} minibatches)"
+        check_loss(means["d_loss"], "discriminator", where, DIVERGENCE_ADVICE)
+        if "g_total" in means:
+            check_loss(means["g_total"], "generator", where, DIVERGENCE_ADVICE)
+        for name, value in means.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True)
+
+    def adversarial_step(
+        self, real: Tensor, labels: Tensor, index: Tensor, g_opt: Optimizer, d_opt: Optimizer
+    ) -> dict[str, Tensor]:
+        """One discriminator update on a minibatch; one generator update every `objective.critic_steps` of them.
+        Returns the detached losses of the updates made."""
         if self.epoch_noise is not None and self.noise_std > 0:
             real = real + self.epoch_noise[index]
-        g_opt, d_opt = self.optimizers()
-        noise = torch.randn(len(labels), self.generator.latent_dim, device=self.device)
+        noise = torch.randn(len(labels), self.generator.latent_dim, device=real.device)
         fake = self.generator(noise, labels)
 
         d_loss = self.discriminator_loss(real, fake.detach(), labels)
-        self._check_finite("discriminator", d_loss)
         d_opt.zero_grad()
-        self.manual_backward(d_loss)
+        self.backward_pass(d_loss)
         d_opt.step()
-        self.log("train/d_loss", d_loss, on_step=False, on_epoch=True)
         self.discriminator_updates += 1
+        losses = {"d_loss": d_loss.detach()}
         if self.discriminator_updates % self.objective.critic_steps:
-            return
+            return losses
 
         g_losses = self.generator_losses(fake, labels)
-        self._check_finite("generator", g_losses["total"])
         g_opt.zero_grad()
-        self.manual_backward(g_losses["total"])
+        self.backward_pass(g_losses["total"])
         g_opt.step()
-        for name, value in g_losses.items():
-            self.log(f"train/g_{name}", value, on_step=False, on_epoch=True)
-
-    def _check_finite(self, which: str, loss: Tensor) -> None:
-        check_loss(
-            loss,
-            which,
-            f"epoch {self.current_epoch}, step {self.global_step}",
-            DIVERGENCE_ADVICE,
-        )
+        return losses | {f"g_{name}": value.detach() for name, value in g_losses.items()}
 
     @torch.no_grad()
     def sample(self, labels: Tensor, seed: int) -> Tensor:

@@ -21,6 +21,8 @@ class TrickSettings:
     consistency_weight: float = 0.0  # 0 = classifier consistency off
     pretrain: bool = False
     pretrain_epochs: int = 0
+    pretrain_batch_size: int = 256
+    pretrain_lr: float = 1e-3  # both networks'
     pretrain_seed: int = 0
     instance_noise_std: float = 0.0  # 0 = instance noise off
     instance_noise_decay: float = 1.0
@@ -63,6 +65,8 @@ class GuptaTricks:
             consistency_weight=weight if on("classifier_consistency", classifier_consistency) else 0.0,
             pretrain=pretrain["enabled"],
             pretrain_epochs=positive_int("pretrain.max_epochs", pretrain["max_epochs"]),
+            pretrain_batch_size=positive_int("pretrain.batch_size", pretrain["batch_size"]),
+            pretrain_lr=positive("pretrain.lr", pretrain["lr"]),
             pretrain_seed=non_negative_int("pretrain.seed", pretrain["seed"]),
             instance_noise_std=noise_std if on("instance_noise", instance_noise) else 0.0,
             instance_noise_decay=unit_target("instance_noise.decay", instance_noise["decay"]),
