@@ -192,7 +192,17 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             sys.exit(1)
         return None
-    return record["metrics"][next(iter(record["lift_pairs"]))]  # what a sweeper (e.g. optuna) maximises
+    return sweep_objective(record, cfg.get("objective"))
+
+
+def sweep_objective(record: dict[str, Any], objective: str | None) -> float | None:
+    """What a sweeper maximises: the metric named by `objective`, else the primary lift. None (a failed
+    trial) when the run did not measure it, with the metrics it did measure in the log."""
+    name = objective or next(iter(record["lift_pairs"]))
+    value = (record.get("metrics") or {}).get(name)
+    if value is None:
+        log.error("objective=%s was not measured by this run; its lifts: %s", name, ", ".join(record["lift_pairs"]))
+    return value
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ RESULTS_FILE = "results.json"
 SCHEMA_VERSION = 1
 # Top-level config keys that say where and how a run is stored or watched, not what it measures:
 # left out of the resume fingerprint and of the report's configuration labels.
-NON_SEMANTIC_KEYS = ("paths", "logger", "trainer", "name", "resume", "plots")
+NON_SEMANTIC_KEYS = ("paths", "logger", "trainer", "name", "resume", "plots", "objective")
 
 
 def is_semantic_override(override: str) -> bool:
@@ -99,6 +99,16 @@ def read_results(path: str | Path) -> dict[str, Any]:
         return json.load(handle)
 
 
+def _readable_record(path: Path) -> dict[str, Any] | None:
+    """The record at `path`, or None where no record can be read there (missing, truncated, not UTF-8, not a
+    JSON object): a job in that state has not finished, so it reruns instead of crashing the resume."""
+    try:
+        record = read_results(path)
+    except (OSError, ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return record if isinstance(record, dict) else None
+
+
 STALE_PREFIX = "stale-"  # a run folder's `stale-<finished_at>/`: an earlier config's results and artefacts
 STALE_RESULTS = "results.stale.json"  # not `results.json`, so no report reads an archived result as a run
 JOB_LOCK = ".job.lock"  # held by the process running the job (synthlift.run)
@@ -112,11 +122,8 @@ def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path 
     archive folder, or None when there was nothing to archive."""
     run_dir = Path(run_dir)
     path = run_dir / RESULTS_FILE
-    try:
-        record = read_results(path)
-    except (OSError, json.JSONDecodeError):
-        return None
-    if record.get("status") != "ok" or record.get("config_fingerprint") == config_fingerprint:
+    record = _readable_record(path)
+    if record is None or record.get("status") != "ok" or record.get("config_fingerprint") == config_fingerprint:
         return None
     stamp = str(record.get("finished_at", "unknown")).replace(":", "-")
     for number in itertools.count(1):
@@ -147,14 +154,8 @@ def finished_results(
     A record written before input files were digested into the fingerprint (it has no `inputs`) counts as
     the same config when it matches `fingerprint_without_inputs`: as trusted as it was when it was written,
     so upgrading synthlift does not rerun every finished sweep."""
-    path = Path(run_dir) / RESULTS_FILE
-    if not path.exists():
-        return None
-    try:
-        record = read_results(path)
-    except (OSError, json.JSONDecodeError):
-        return None
-    if record.get("status") != "ok":
+    record = _readable_record(Path(run_dir) / RESULTS_FILE)
+    if record is None or record.get("status") != "ok":
         return None
     fingerprint = record.get("config_fingerprint")
     if fingerprint == config_fingerprint or ("inputs" not in record and fingerprint == fingerprint_without_inputs):
@@ -171,9 +172,8 @@ def adopt_legacy_run(run_dir: str | Path, legacy_dir: str | Path, job_dirname: s
     run_dir, legacy_dir = Path(run_dir), Path(legacy_dir)
     if legacy_dir == run_dir or (run_dir / RESULTS_FILE).exists():
         return False
-    try:
-        record = read_results(legacy_dir / RESULTS_FILE)
-    except (OSError, json.JSONDecodeError):
+    record = _readable_record(legacy_dir / RESULTS_FILE)
+    if record is None:
         return False
     overrides = record.get("overrides")
     if not isinstance(overrides, list) or override_dirname(overrides, exclude_keys) != job_dirname:

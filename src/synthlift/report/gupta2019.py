@@ -2,9 +2,9 @@
 
 Runs the table's sweeps (`conf/experiment/text/gupta2019_*.yaml`: the headline rows — real only, the vanilla
 conditional GAN, all five tricks — on MR and CR at 50 per class with both embedders and both protocols, 10
-seeds; the tricks added one at a time and all-but-one at 5 seeds; 250 per class on MR and CR and 1,000 on MR
-at 10 seeds), then writes `experiments/gupta2019.md` from their results.json files, with the published
-numbers beside ours and a sentence per row saying whether we reproduce them. Sweeps resume, so a rerun with
+seeds; 250 per class on MR and CR at 10 seeds; the tricks added one at a time and all-but-one at 5 seeds;
+1,000 per class on MR at 10 seeds), then writes `experiments/gupta2019.md` from their results.json files, with the
+published numbers beside ours and a sentence per row saying whether we reproduce them. Sweeps resume, so a rerun with
 nothing changed trains nothing and rewrites the same table; `--render-only` skips the sweeps.
 """
 
@@ -31,8 +31,8 @@ COMMAND = "python -m synthlift.report.gupta2019"
 # (experiment, extra overrides): every sweep of the table, in the order they run.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gupta2019_headline", ()),
-    ("gupta2019_ablation", ()),
     ("gupta2019_sizes", ()),
+    ("gupta2019_ablation", ()),
     ("gupta2019_sizes", ("dataset=text/mr", "dataset.train_per_class=1000")),
 )
 # tricks option -> row title, in the table's order: the paper's cumulative rows, then leave-one-out.
