@@ -46,11 +46,31 @@ def load_runs(sweep_dir: Path) -> tuple[list[Run], list[FailedRun]]:
         except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             unreadable.append(FailedRun(run_dir, f"unreadable {RESULTS_FILE}: {type(exc).__name__}: {exc}"))
             continue
-        if isinstance(record, dict):
+        problem = _record_problem(record)
+        if problem is None:
             records.append((run_dir, record))
         else:
-            unreadable.append(FailedRun(run_dir, f"corrupt {RESULTS_FILE}: not a JSON object"))
+            unreadable.append(FailedRun(run_dir, f"corrupt {RESULTS_FILE}: {problem}"))
     return records, unreadable
+
+
+_FIELD_TYPES = {"metrics": dict, "lift_pairs": dict, "error": dict, "config": dict, "overrides": list}
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a parsed results.json is no record the report can read, or None. The fields the report reads must
+    have their JSON type (or be null): a hand-edited or foreign record is then listed as failed, instead of
+    stopping the whole report with a traceback or being counted as a run (`"lift_pairs": {"lift": "ab"}`
+    would read as the lift of metric `a` over metric `b`)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for key, kind in _FIELD_TYPES.items():
+        if record.get(key) is not None and not isinstance(record[key], kind):
+            return f"{key} is not a JSON {'object' if kind is dict else 'array'}"
+    pairs = (record.get("lift_pairs") or {}).values()
+    if not all(isinstance(pair, list) and len(pair) == 2 and all(isinstance(m, str) for m in pair) for pair in pairs):
+        return "lift_pairs must map each lift to [treated metric, baseline metric]"
+    return None
 
 
 def settings(record: dict[str, Any]) -> set[str]:

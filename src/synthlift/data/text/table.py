@@ -5,6 +5,7 @@ file, row and config key to fix."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import math
 import numbers
@@ -175,8 +176,24 @@ def _read_table(cfg: Mapping[str, Any], data_dir: str | os.PathLike | None) -> t
     except UnicodeDecodeError as exc:
         raise DataError(f"{origin}: cannot decode as {encoding} ({exc}); set dataset.encoding.") from exc
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{origin}: cannot read as {fmt}: {exc}") from exc
+        bad_line = _first_bad_json_line(path, encoding) if fmt == "jsonl" else None
+        raise DataError(f"{origin}: cannot read as {fmt}: {bad_line or exc}") from exc
     return frame, origin
+
+
+def _first_bad_json_line(path: Path, encoding: str) -> str | None:
+    """Which line of a JSON-lines file is not a JSON object (pandas only gives a character offset), or None."""
+    with open(path, encoding=encoding) as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                return f"line {number} is not valid JSON ({exc})"
+            if not isinstance(value, dict):
+                return f"line {number} is not a JSON object"
+    return None
 
 
 def _locate_in_package(source: str) -> Path:
