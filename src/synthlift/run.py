@@ -33,6 +33,7 @@ from synthlift.core.results import (
     RESULTS_FILE,
     adopt_legacy_run,
     archive_stale_results,
+    archive_unfinished_attempt,
     finished_results,
     package_versions,
     read_results,
@@ -130,6 +131,8 @@ def _run_claimed(cfg: DictConfig, run_dir: Path, overrides: list[str], record: d
         return done
     if stale := archive_stale_results(run_dir, record["config_fingerprint"]):
         log.warning("Finished results of a different config (and their artefacts) kept in %s", stale)
+    if unfinished := archive_unfinished_attempt(run_dir):
+        log.warning("An earlier attempt of this job did not finish; what it left is kept in %s", unfinished)
     loggers = []
     try:
         check_added_keys(cfg, overrides)

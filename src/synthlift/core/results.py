@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import platform
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -111,8 +112,27 @@ def _readable_record(path: Path) -> dict[str, Any] | None:
 
 STALE_PREFIX = "stale-"  # a run folder's `stale-<finished_at>/`: an earlier config's results and artefacts
 STALE_RESULTS = "results.stale.json"  # not `results.json`, so no report reads an archived result as a run
+UNFINISHED_PREFIX = "unfinished-"  # `unfinished-<time>/`: what an attempt that did not finish ok left behind
+UNFINISHED_RESULTS = "results.unfinished.json"
 JOB_LOCK = ".job.lock"  # held by the process running the job (synthlift.run)
-KEPT_IN_PLACE = (".hydra", "*.log", JOB_LOCK)  # Hydra's files and the lock of the job that now starts
+KEPT_IN_PLACE = (".hydra", "*.log", JOB_LOCK, f"{STALE_PREFIX}*", f"{UNFINISHED_PREFIX}*")  # never moved again
+ORPHAN_TEMPORARIES = ".*.tmp"  # atomic_path's temporary files; one left behind was never renamed into place
+
+
+def _new_archive(run_dir: Path, name: str) -> Path:
+    """A fresh folder `run_dir/name`, or `name-2`, `name-3`... when that exists (two archives in one second)."""
+    for number in itertools.count(1):
+        archive = run_dir / (name + (f"-{number}" if number > 1 else ""))
+        try:
+            archive.mkdir()
+            return archive
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _artefacts(run_dir: Path) -> list[Path]:
+    return [entry for entry in sorted(run_dir.iterdir()) if not any(entry.match(p) for p in KEPT_IN_PLACE)]
 
 
 def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path | None:
@@ -125,19 +145,30 @@ def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path 
     record = _readable_record(path)
     if record is None or record.get("status") != "ok" or record.get("config_fingerprint") == config_fingerprint:
         return None
-    stamp = str(record.get("finished_at", "unknown")).replace(":", "-")
-    for number in itertools.count(1):
-        archive = run_dir / (f"{STALE_PREFIX}{stamp}" + (f"-{number}" if number > 1 else ""))
-        try:
-            archive.mkdir()
-            break
-        except FileExistsError:
-            continue
+    archive = _new_archive(run_dir, STALE_PREFIX + str(record.get("finished_at", "unknown")).replace(":", "-"))
     path.replace(archive / STALE_RESULTS)
-    for entry in sorted(run_dir.iterdir()):
-        kept = entry.name.startswith(STALE_PREFIX) or any(entry.match(pattern) for pattern in KEPT_IN_PLACE)
-        if not kept:
-            entry.replace(archive / entry.name)
+    for entry in _artefacts(run_dir):
+        entry.replace(archive / entry.name)
+    return archive
+
+
+def archive_unfinished_attempt(run_dir: str | Path) -> Path | None:
+    """Before a job runs in a folder where an earlier attempt did not finish ok (killed by `kill -9`, out of
+    memory, a lost node, or failed), move what that attempt left — partial training curves, plots, its
+    failed or truncated results.json — into `unfinished-<time>/`, so the new attempt's curves never append
+    to the old ones. Temporary files of an interrupted atomic write are deleted: they never were results.
+    A failed record with nothing beside it is simply replaced. Call after `archive_stale_results`."""
+    run_dir = Path(run_dir)
+    for orphan in run_dir.glob(ORPHAN_TEMPORARIES):
+        orphan.unlink(missing_ok=True)
+    artefacts = [entry for entry in _artefacts(run_dir) if entry.name != RESULTS_FILE]
+    record = _readable_record(run_dir / RESULTS_FILE)
+    if not artefacts or (record is not None and record.get("status") == "ok"):
+        return None
+    newest = max(entry.stat().st_mtime for entry in artefacts)
+    archive = _new_archive(run_dir, UNFINISHED_PREFIX + time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(newest)))
+    for entry in _artefacts(run_dir):
+        entry.replace(archive / (UNFINISHED_RESULTS if entry.name == RESULTS_FILE else entry.name))
     return archive
 
 

@@ -1,0 +1,103 @@
+"""`kill -9`, then resume: a job killed while training, or while writing its results.json, leaves no record
+that reads as finished and no partial artefact in the way; rerunning the sweep computes it once, with
+curves that belong to the new attempt only (the killed attempt's are kept aside in `unfinished-*/`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from synthlift.core.results import RESULTS_FILE, UNFINISHED_PREFIX, UNFINISHED_RESULTS
+from tests.core.test_run_records import strict_json
+from tests.text.test_run_text import run_cli
+
+# A smoke job whose GAN trains long enough (tens of seconds) to be killed mid-way, curves written as it goes.
+LONG_JOB = ["-m", "experiment=text/smoke", "name=killed", "tricks=text/none", "gan.max_epochs=3000", "logger=csv"]
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting {timeout_s:.0f} s for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_job_killed_during_training_resumes_to_one_finished_result(tmp_path, shared_cache_dir):
+    command = [sys.executable, "-m", "synthlift.run", *LONG_JOB, f"paths.cache_dir={shared_cache_dir}"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    env.pop("SYNTHLIFT_OUTPUT_DIR", None)
+    victim = subprocess.Popen(
+        command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:  # training has written curves: kill the whole process group, as the OOM killer or `kill -9` would
+        wait_for(lambda: any(tmp_path.rglob("csv/metrics.csv")), 300, "the GAN's first training curves")
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=60)
+    [job_dir] = [path.parents[1] for path in tmp_path.rglob("csv/metrics.csv")]
+    assert not (job_dir / RESULTS_FILE).exists(), "a killed job must not leave a record"
+    killed_curve = (job_dir / "csv/metrics.csv").read_text()
+
+    rerun = run_cli(*LONG_JOB, workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "1 ran ok, 0 failed" in rerun.stdout + rerun.stderr
+    assert strict_json(job_dir / RESULTS_FILE)["status"] == "ok"
+    assert len(list(tmp_path.rglob(RESULTS_FILE))) == 1
+    [kept] = list(job_dir.glob(f"{UNFINISHED_PREFIX}*"))
+    assert (kept / "csv/metrics.csv").read_text() == killed_curve, "the killed attempt's curves kept apart"
+    new_curve = (job_dir / "csv/metrics.csv").read_text()
+    assert new_curve.count("epoch") == 1 and not new_curve.startswith(killed_curve), "curves of one attempt only"
+    assert not list(job_dir.rglob("*.tmp"))
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import os, pathlib, signal, sys
+    from synthlift.core.results import write_results
+    half_written = pathlib.Path.write_text
+    def die_half_way(self, text, *args, **kwargs):  # half the JSON on disk, then SIGKILL before the rename
+        half_written(self, text[: len(text) // 2], *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    pathlib.Path.write_text = die_half_way
+    write_results(sys.argv[1], {"status": "ok", "metrics": {"lift": 0.5}, "config_fingerprint": "new"})
+    """
+)
+
+
+def finished_pipeline(cfg, run_dir, loggers):
+    return {"metrics": {"acc_real_only": 0.5, "acc_augmented": 0.6, "lift": 0.1}, "lift_pairs": {"lift": []}}
+
+
+@pytest.mark.parametrize("earlier", ["none", "failed"])
+def test_a_job_killed_while_writing_results_json_reruns_cleanly(tmp_path, earlier):
+    from omegaconf import OmegaConf
+
+    from synthlift.run import execute
+
+    run_dir = tmp_path / "job"
+    run_dir.mkdir()
+    if earlier == "failed":  # the folder already holds a failed record: the killed write must not corrupt it
+        (run_dir / RESULTS_FILE).write_text(json.dumps({"status": "failed", "error": {"message": "earlier"}}))
+    before = (run_dir / RESULTS_FILE).read_bytes() if earlier == "failed" else None
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(run_dir)], check=False, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    [orphan] = list(run_dir.glob(".*.tmp"))  # the half-written temporary file, never renamed into place
+    assert before is None and not (run_dir / RESULTS_FILE).exists() or (run_dir / RESULTS_FILE).read_bytes() == before
+
+    pipeline = {"_target_": f"{__name__}.finished_pipeline", "_partial_": True}
+    cfg = OmegaConf.create(
+        {"name": "t", "seed": 0, "paths": {"cache_dir": str(tmp_path / "cache")}, "pipeline": pipeline}
+    )
+    record = execute(cfg, run_dir, [])
+    assert record["status"] == "ok" and strict_json(run_dir / RESULTS_FILE)["metrics"]["lift"] == pytest.approx(0.1)
+    assert not orphan.exists() and not list(run_dir.rglob("*.tmp"))
+    assert not list(run_dir.rglob(UNFINISHED_RESULTS)), "a failed record with nothing beside it is just replaced"
