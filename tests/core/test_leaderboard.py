@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from synthlift.core.results import write_results
-from synthlift.report.leaderboard import best_generators, render, run_table, summarise
+from synthlift.report.leaderboard import best_generators, describe, render, summarise
+from synthlift.report.tables import text_runs
 
 GENERATORS = {  # option -> (class, per-seed lift in points)
     "cgan": ("synthlift.generators.text.cgan.ConditionalGAN", [1.0, 2.0, 1.5]),
@@ -44,7 +45,7 @@ def fake_sweep(root, name: str = "leaderboard"):
 
 
 def test_the_leaderboard_summarises_paired_lifts_and_says_who_wins(tmp_path):
-    runs, failures = run_table([fake_sweep(tmp_path), tmp_path / "not_run_yet"])
+    runs, failures = text_runs([fake_sweep(tmp_path), tmp_path / "not_run_yet"], describe)
     assert len(runs) == 12 and failures == []
     assert set(runs["strategy"]) == {"mix"}, "the experiment's default strategy is named by its option"
     summary = summarise(runs).set_index("generator")

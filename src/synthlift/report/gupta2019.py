@@ -10,22 +10,21 @@ nothing changed trains nothing and rewrites the same table; `--render-only` skip
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import math
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from synthlift.core.io import atomic_write_text
-from synthlift.core.paths import PROJECT_ROOT, default_output_root
+from synthlift.core.paths import default_output_root
 from synthlift.core.stats import HELPS, HURTS, LiftSummary, summarize_paired, verdict
-from synthlift.report.collect import chosen_option, load_runs, metric
-from synthlift.report.tables import machine_summary, run_stage
+from synthlift.report.collect import chosen_option
+from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser, text_runs
 
 COMMAND = "python -m synthlift.report.gupta2019"
 # (experiment, extra overrides): every sweep of the table, in the order they run.
@@ -70,38 +69,19 @@ PUBLISHED = {
 }
 
 
-def run_table(sweep_dirs: Sequence[Path]) -> tuple[pd.DataFrame, list[str]]:
-    """One row per finished run of the table's rows, and the failures, each as `sweep/run dir: error`."""
-    rows, failures = [], []
-    for sweep_dir in dict.fromkeys(sweep_dirs):
-        if not sweep_dir.is_dir():
-            continue
-        records, unreadable = load_runs(sweep_dir)
-        failures += [f"{sweep_dir.name}/{run.run_dir}: {run.error}" for run in unreadable]
-        for run_dir, record in records:
-            if record.get("status") != "ok":
-                failures.append(f"{sweep_dir.name}/{run_dir}: {(record.get('error') or {}).get('message')}")
-                continue
-            tricks = chosen_option(record, "tricks")
-            if tricks not in ROWS:
-                continue
-            dataset = record["config"]["dataset"]
-            rows.append(
-                {
-                    "dataset": dataset["name"],
-                    "per_class": int(dataset["train_per_class"]),
-                    "embedder": chosen_option(record, "embedder"),
-                    "protocol": chosen_option(record, "protocol"),
-                    "tricks": tricks,
-                    "seed": record.get("seed"),
-                    "acc_real_only": metric(record, "acc_real_only"),
-                    "acc_augmented": metric(record, "acc_augmented"),
-                    "compute_s": float(sum((record.get("timings") or {}).values())),
-                    "started": pd.Timestamp(record["started_at"]),
-                    "finished": pd.Timestamp(record["finished_at"]),
-                }
-            )
-    return pd.DataFrame(rows), failures
+def describe(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's place in the table (dataset, size, embedder, protocol, row), or None for tricks not in it."""
+    tricks = chosen_option(record, "tricks")
+    if tricks not in ROWS:
+        return None
+    dataset = record["config"]["dataset"]
+    return {
+        "dataset": dataset["name"],
+        "per_class": int(dataset["train_per_class"]),
+        "embedder": chosen_option(record, "embedder"),
+        "protocol": chosen_option(record, "protocol"),
+        "tricks": tricks,
+    }
 
 
 SETTING = ["dataset", "per_class", "embedder", "protocol"]
@@ -261,20 +241,16 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
     ]
     for setting, rows in summary.groupby(SETTING, sort=False):
         out += ["", *_setting_section(setting, rows)]
-    if failures:
-        out += ["", "## Failed runs", "", *(f"- {failure}" for failure in failures)]
-    return "\n".join(out) + "\n"
+    return "\n".join([*out, *failures_section(failures)]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="synthlift-gupta2019", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--render-only", action="store_true", help="only rewrite the table from existing sweeps")
-    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "experiments" / "gupta2019.md")
+    parser = table_parser("synthlift-gupta2019", __doc__, "gupta2019.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
     codes = [] if args.render_only else [run_stage(name, extra) for name, extra in STAGES]
-    runs, failures = run_table([sweeps / name for name, _ in STAGES])
+    runs, failures = text_runs([sweeps / name for name, _ in STAGES], describe)
     if runs.empty:
         print(f"synthlift-gupta2019: no finished run under {sweeps}", file=sys.stderr)
         return 2

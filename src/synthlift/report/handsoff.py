@@ -13,7 +13,6 @@ rerun with nothing changed trains nothing. `--render-only` skips the sweeps.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import math
 import shutil
@@ -29,7 +28,7 @@ from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
 from synthlift.core.stats import HELPS, LiftSummary, summarize_paired, verdict
 from synthlift.report.collect import chosen_option, load_runs, metric, settings
-from synthlift.report.tables import machine_summary, run_stage
+from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser
 
 COMMAND = "python -m synthlift.report.handsoff"
 TUNING_STAGE, BUDGETS_STAGE, ABLATION_STAGE = "transfer_tuning", "handsoff_budgets", "handsoff_ablation"
@@ -447,16 +446,12 @@ def render(
         "",
         *ablation_table(ablation),
     ]
-    if failures:
-        out += ["", "## Failed runs", "", *(f"- {failure}" for failure in failures)]
-    return "\n".join(out) + "\n"
+    return "\n".join([*out, *failures_section(failures)]) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="synthlift-handsoff", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--render-only", action="store_true", help="only rewrite the table from existing sweeps")
+    parser = table_parser("synthlift-handsoff", __doc__, "handsoff.md")
     parser.add_argument("--skip-ablation", action="store_true", help="run (and render) the budget sweep only")
-    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "experiments" / "handsoff.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"

@@ -13,11 +13,9 @@ steps on validation within the same step budget).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,11 @@ import pandas as pd
 from hydra.utils import get_class
 
 from synthlift.core.io import atomic_write_text
-from synthlift.core.paths import PROJECT_ROOT, default_output_root
+from synthlift.core.paths import default_output_root
 from synthlift.core.stats import HELPS, summarize_paired, verdict
-from synthlift.report.collect import chosen_option, load_runs, metric
+from synthlift.report.collect import chosen_option, metric
 from synthlift.report.predictors import lift_predictors
-from synthlift.report.tables import machine_summary, run_stage
+from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser, text_runs
 
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
 BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
@@ -62,38 +60,17 @@ def _family(target: str) -> str:
         return "other"
 
 
-def run_table(sweep_dirs: Sequence[Path]) -> tuple[pd.DataFrame, list[str]]:
-    """One row per finished run (setting, generator, strategy, seed, lift, quality metrics, wall time),
-    and the failures, each as `run dir: error`."""
-    rows, failures = [], []
-    for sweep_dir in sweep_dirs:
-        if not sweep_dir.is_dir():
-            continue
-        records, unreadable = load_runs(sweep_dir)
-        failures += [f"{sweep_dir.name}/{run.run_dir}: {run.error}" for run in unreadable]
-        for run_dir, record in records:
-            if record.get("status") != "ok":
-                failures.append(f"{sweep_dir.name}/{run_dir}: {record.get('error')}")
-                continue
-            config = record["config"]
-            per_class = config["dataset"].get("train_per_class")
-            rows.append(
-                {
-                    "setting": f"{_dataset_label(config)} @ {per_class}/class",
-                    "generator": chosen_option(record, "gan"),
-                    "family": _family(config["gan"]["_target_"]),
-                    "strategy": chosen_option(record, "augment"),
-                    "ratio": config.get("synthetic_per_real"),
-                    "seed": record.get("seed"),
-                    "acc_real_only": metric(record, "acc_real_only"),
-                    "acc_augmented": metric(record, "acc_augmented"),
-                    "compute_s": float(sum((record.get("timings") or {}).values())),
-                    "started": pd.Timestamp(record["started_at"]),
-                    "finished": pd.Timestamp(record["finished_at"]),
-                    **{key: metric(record, key) for key in QUALITY_COLUMNS},
-                }
-            )
-    return pd.DataFrame(rows), failures
+def describe(record: dict[str, Any]) -> dict[str, Any]:
+    """A run's setting, generator, strategy and ratio, and its synthetic data's quality metrics."""
+    config = record["config"]
+    return {
+        "setting": f"{_dataset_label(config)} @ {config['dataset'].get('train_per_class')}/class",
+        "generator": chosen_option(record, "gan"),
+        "family": _family(config["gan"]["_target_"]),
+        "strategy": chosen_option(record, "augment"),
+        "ratio": config.get("synthetic_per_real"),
+        **{key: metric(record, key) for key in QUALITY_COLUMNS},
+    }
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -218,28 +195,24 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
     ]
     for setting in settings:
         out += ["", f"## {setting}", "", *_setting_table(summary[summary["setting"] == setting])]
-    if failures:
-        out += ["", "## Failed runs", "", *(f"- {failure}" for failure in failures)]
-    return "\n".join(out) + "\n"
+    return "\n".join([*out, *failures_section(failures)]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="synthlift-leaderboard", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--render-only", action="store_true", help="only rewrite the table from existing sweeps")
-    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "experiments" / "leaderboard.md")
+    parser = table_parser("synthlift-leaderboard", __doc__, "leaderboard.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
     stage_dirs = [sweeps / stage for stage in (*FIRST_STAGES, *BEST_STAGES)]
     codes = [] if args.render_only else [run_stage(stage) for stage in FIRST_STAGES]
-    runs, failures = run_table(stage_dirs[: len(FIRST_STAGES)])
+    runs, failures = text_runs(stage_dirs[: len(FIRST_STAGES)], describe)
     if runs.empty:
         print(f"synthlift-leaderboard: no finished run under {sweeps}", file=sys.stderr)
         return 2
     best = best_generators(summarise(runs))
     if not args.render_only:
         codes += [run_stage(stage, [f"gan={','.join(f'text/{name}' for name in best)}"]) for stage in BEST_STAGES]
-    runs, failures = run_table(stage_dirs)
+    runs, failures = text_runs(stage_dirs, describe)
     wall_s = None if args.render_only else time.perf_counter() - started
     atomic_write_text(args.output, render(summarise(runs), runs, failures, wall_s))
     print(f"wrote {args.output} ({len(runs)} runs; best generators of the mix stage: {', '.join(best)})")

@@ -7,18 +7,22 @@ trains nothing — then renders markdown from the sweeps' results.json files, ne
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import torch
 
 from synthlift.core.paths import PROJECT_ROOT
 from synthlift.core.results import package_versions
+from synthlift.report.collect import load_runs, metric
 
 
 def run_stage(experiment: str, overrides: Sequence[str] = (), track: str = "text") -> int:
@@ -53,3 +57,49 @@ def machine_summary() -> str:
     versions = package_versions()
     packages = ", ".join(f"{name} {versions[name]}" for name in sorted(versions))
     return f"{cpu_model()}, {os.cpu_count()} cores, {gpu_summary()}; {packages}"
+
+
+def table_parser(prog: str, doc: str, output_name: str) -> argparse.ArgumentParser:
+    """The command line every table shares: `--render-only` and `--output experiments/<output_name>`."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    parser.add_argument("--render-only", action="store_true", help="only rewrite the table from existing sweeps")
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "experiments" / output_name)
+    return parser
+
+
+def failures_section(failures: Sequence[str]) -> list[str]:
+    """Markdown lines listing the failed runs (none when there are none): a table never hides a failure."""
+    return ["", "## Failed runs", "", *(f"- {failure}" for failure in failures)] if failures else []
+
+
+def text_runs(
+    sweep_dirs: Sequence[Path], describe: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per finished text run of the sweeps: `describe(record)`'s columns (None leaves the run out of
+    this table) and the paired accuracies, compute time and start/finish every table shows; and the failures,
+    each as `sweep/run dir: error`. Missing sweeps are skipped (a table renders what has run so far)."""
+    rows, failures = [], []
+    for sweep_dir in dict.fromkeys(sweep_dirs):
+        if not sweep_dir.is_dir():
+            continue
+        records, unreadable = load_runs(sweep_dir)
+        failures += [f"{sweep_dir.name}/{run.run_dir}: {run.error}" for run in unreadable]
+        for run_dir, record in records:
+            if record.get("status") != "ok":
+                failures.append(f"{sweep_dir.name}/{run_dir}: {(record.get('error') or {}).get('message')}")
+                continue
+            columns = describe(record)
+            if columns is None:
+                continue
+            rows.append(
+                {
+                    **columns,
+                    "seed": record.get("seed"),
+                    "acc_real_only": metric(record, "acc_real_only"),
+                    "acc_augmented": metric(record, "acc_augmented"),
+                    "compute_s": float(sum((record.get("timings") or {}).values())),
+                    "started": pd.Timestamp(record["started_at"]),
+                    "finished": pd.Timestamp(record["finished_at"]),
+                }
+            )
+    return pd.DataFrame(rows), failures
