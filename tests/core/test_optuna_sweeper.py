@@ -4,8 +4,10 @@ process (sqlite on the installed SQLAlchemy), and a rerun continues the study in
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+from omegaconf import OmegaConf
 
 from hydra_plugins.synthlift_optuna_sweeper.optuna_validation_sweeper import OptunaValidationSweeper, search_space
 from tests.core.test_configs import TINY_TEXT
@@ -60,3 +62,26 @@ def test_the_study_tunes_on_validation_and_a_rerun_continues_it(tmp_path, shared
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(list(sweep_dir.rglob("results.json"))) == 3, "the stored study held 2 trials: one more ran"
     assert "trials: 3" in (sweep_dir / "optimization_results.yaml").read_text()
+
+
+class FailingLauncher:
+    """Every job fails (returns no number), as a setting that always diverges would."""
+
+    def __init__(self):
+        self.batches = []
+
+    def launch(self, batch, initial_job_idx):
+        self.batches.append(batch)
+        return [SimpleNamespace(return_value=None) for _ in batch]
+
+
+def test_a_study_whose_every_trial_fails_still_ends(tmp_path):
+    sweeper = OptunaValidationSweeper(objective="val_lift", **{**SWEEPER, "n_trials": 3, "n_jobs": 2})
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    sweeper.launcher = FailingLauncher()
+    sweeper.validate_batch_is_legal = lambda batch: None
+    sweeper.sweep(["name=t"])
+    assert [len(batch) for batch in sweeper.launcher.batches] == [2, 1]
+    assert all("objective=val_lift" in overrides for batch in sweeper.launcher.batches for overrides in batch)
+    assert "trials: 3" in (tmp_path / "optimization_results.yaml").read_text()
+    assert "best_value" not in (tmp_path / "optimization_results.yaml").read_text()

@@ -89,7 +89,8 @@ class OptunaValidationSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> list[Any]:
         """Ask `n_jobs` settings at a time, launch them, tell Optuna what each returned; a job that failed or
-        returned no finite number is a failed trial. Stops when the study holds `n_trials` finished trials."""
+        returned no finite number is a failed trial. Stops when the study holds `n_trials` trials, failed ones
+        included, so a setting that always fails cannot loop forever."""
         import optuna
 
         assert self.config is not None and self.launcher is not None
@@ -104,7 +105,7 @@ class OptunaValidationSweeper(Sweeper):
         # draw its first points again (they would be finished jobs, and wasted trials).
         study.sampler = optuna.samplers.TPESampler(seed=self.sampler_seed + len(study.trials))
         returns, job_index = [], 0
-        while (remaining := self.n_trials - len(_finished(study))) > 0:
+        while (remaining := self.n_trials - len(study.trials)) > 0:
             trials = [study.ask(self.space) for _ in range(min(self.n_jobs, remaining))]
             batch = [self._overrides(arguments, trial.params) for trial in trials]
             self.validate_batch_is_legal(batch)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from synthlift.core.paths import PROJECT_ROOT
 from synthlift.core.results import package_versions
@@ -46,6 +45,8 @@ def cpu_model() -> str:
 
 
 def gpu_summary() -> str:
+    import torch  # only here: the tables' other work needs no torch, and importing it costs seconds
+
     if not torch.cuda.is_available():
         return "no GPU"
     names = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
