@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -50,9 +51,17 @@ def free_port() -> int:
 @pytest.fixture
 def local_ray_cluster(monkeypatch) -> Iterator[str]:
     """A Ray head node on loopback (its own port and short temp dir: Ray's socket paths must stay short), as
-    RAY_ADDRESS for the sweep to join; stopped afterwards."""
+    RAY_ADDRESS for the sweep to join; stopped afterwards.
+
+    The cluster uses token authentication with a token of its own, given to the head and the sweep alike:
+    `ray start --head` turns tokens on by itself whenever ~/.ray/auth_token exists (any earlier in-process
+    `ray.init()` writes one), while a driver given an explicit address does not, so without this the test
+    would pass or fail with the machine's history."""
     temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     address = f"127.0.0.1:{free_port()}"
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    for name, value in auth.items():
+        monkeypatch.setenv(name, value)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     start = [str(RAY), "start", "--head", f"--port={address.split(':')[1]}", "--node-ip-address=127.0.0.1"]
     start += ["--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}"]
