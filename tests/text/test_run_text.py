@@ -88,7 +88,10 @@ def test_default_main_job_on_a_tiny_size(tmp_path, shared_cache_dir):
     assert synthetic["embeddings"].shape == (24, 384)
     assert np.bincount(synthetic["labels"]).tolist() == [12, 12]
     assert (run_dir / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (run_dir / "csv" / "metrics.csv").exists()
+    curves = pd.read_csv(run_dir / "csv" / "metrics.csv")
+    gan_curve = curves.dropna(subset=["train/d_loss"])
+    assert len(gan_curve) >= 1 and gan_curve["epoch"].is_monotonic_increasing, "the GAN's loss per epoch"
+    assert np.isfinite(gan_curve[["train/d_loss", "train/g_total"]].to_numpy()).all()
     assert list((run_dir / "wandb").glob("offline-run-*")), "wandb logs offline into the run folder"
 
 

@@ -196,8 +196,17 @@ class ConditionalEmbeddingGAN(LightningModule):
         check_loss(means["d_loss"], "discriminator", where, DIVERGENCE_ADVICE)
         if "g_total" in means:
             check_loss(means["g_total"], "generator", where, DIVERGENCE_ADVICE)
-        for name, value in means.items():
-            self.log(f"train/{name}", value, on_step=False, on_epoch=True)
+        self.log_epoch_means(means)
+
+    def log_epoch_means(self, means: dict[str, Tensor]) -> None:
+        """The epoch's mean losses, straight to the run's loggers (CSV, wandb) with the epoch as step.
+        Lightning's `self.log` moves its whole result store to the value's device on every call: about 1 ms
+        each, 13% of a 50-per-class GAN fit, for curves that nothing in the run reads back."""
+        if not self.loggers:
+            return
+        metrics = {f"train/{name}": value.item() for name, value in means.items()}
+        for logger in self.loggers:
+            logger.log_metrics(metrics | {"epoch": self.current_epoch}, step=self.current_epoch)
 
     def adversarial_step(
         self, real: Tensor, labels: Tensor, index: Tensor, g_opt: Optimizer, d_opt: Optimizer
