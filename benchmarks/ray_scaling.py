@@ -18,7 +18,10 @@ from pathlib import Path
 from synthlift.core.paths import PROJECT_ROOT
 
 JOB_COUNTS = (1, 2, 4, 8)
-COMPUTE_BOUND = ["tricks.early_stopping.enabled=false", "gan.max_epochs=3000"]  # about 20 s of GAN per job
+COMPUTE_BOUND = [
+    "tricks.early_stopping.enabled=false",
+    "gan.max_epochs=3000",
+]  # a job: about 22 s on the basic launcher
 
 
 def sweep(jobs: int, launcher: str, workdir: Path, cache_dir: Path) -> float:
