@@ -4,11 +4,16 @@ headline that says whether synthetic data met the goal."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
+
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
 from synthlift.core.results import write_results
+from synthlift.report import handsoff, tables
 from synthlift.report.handsoff import TRANSFER_YAML, best_strategy, lever_title, render, run_table, tuning_section
 
 LIFTS = {"mix": [0.02, 0.03, 0.025], "synthetic_pretrain": [0.05, 0.06, 0.04], "replace": [-0.1, -0.12, -0.08]}
@@ -132,3 +137,45 @@ def test_the_transfer_setting_is_chosen_on_validation_and_checked_against_the_ya
 
 def test_an_untuned_transfer_baseline_is_said_so():
     assert "the transfer baseline is untuned" in tuning_section(pd.DataFrame(), pd.DataFrame())[0]
+
+
+def test_lever_sweeps_run_side_by_side_each_on_its_share_of_the_cores(tmp_path, monkeypatch):
+    """The levers are independent sweeps: two at a time, each capped to half the cores, every lever run
+    once with the budget sweep's best strategy, and the table still written."""
+    monkeypatch.setenv("SYNTHLIFT_OUTPUT_DIR", str(tmp_path / "outputs"))
+    budgets = tmp_path / "outputs" / "multirun" / "handsoff_budgets"
+    for strategy, lifts in LIFTS.items():
+        for seed, lift in enumerate(lifts):
+            write_run(budgets, [f"augment={strategy}", "dataset=image/horse"], seed, 0.70 + seed / 100 + lift)
+    both_running = threading.Barrier(2, timeout=10)  # broken (and the test failed) if levers ran one by one
+    calls = []
+
+    def fake_stage(experiment, overrides=(), track="text", threads=None):
+        calls.append((experiment, tuple(overrides), threads))
+        if experiment == handsoff.ABLATION_STAGE and len(calls) <= 4:
+            both_running.wait()
+        return 0
+
+    monkeypatch.setattr(handsoff, "run_stage", fake_stage)
+    output = tmp_path / "handsoff.md"
+    assert handsoff.main(["--output", str(output), "--levers-at-once", "2"]) == 0
+    levers = [overrides for experiment, overrides, _ in calls if experiment == handsoff.ABLATION_STAGE]
+    assert sorted(levers) == sorted(("augment=synthetic_pretrain", *lever) for lever in handsoff.LEVERS.values())
+    assert {threads for experiment, _, threads in calls if experiment == handsoff.ABLATION_STAGE} == {
+        max(1, (os.cpu_count() or 1) // 2)
+    }
+    assert "synthetic pre-train → real" in output.read_text()
+
+
+@pytest.mark.parametrize("already_set", [None, "3"])
+def test_a_stage_thread_cap_never_overrides_the_users_setting(monkeypatch, already_set):
+    seen = {}
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, **kwargs: seen.update(kwargs) or subprocess.CompletedProcess(command, 0)
+    )
+    if already_set is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", already_set)
+    assert tables.run_stage("handsoff_ablation", ["seed=0"], track="image", threads=1) == 0
+    assert seen["env"]["OMP_NUM_THREADS"] == (already_set or "1")

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -452,6 +454,13 @@ def render(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = table_parser("synthlift-handsoff", __doc__, "handsoff.md")
     parser.add_argument("--skip-ablation", action="store_true", help="run (and render) the budget sweep only")
+    parser.add_argument(
+        "--levers-at-once",
+        type=int,
+        default=2,
+        help="lever sweeps run side by side, the machine's cores split between them (the levers are "
+        "independent; each sweep's jobs share a lever's new GAN, encoder or pool, so they run one by one)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
@@ -465,9 +474,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not (args.render_only or args.skip_ablation):
         strategy = best_strategy(budgets, *ABLATION_SETTING)
-        codes += [
-            run_stage(ABLATION_STAGE, [f"augment={strategy}", *lever], track="image") for lever in LEVERS.values()
-        ]
+        threads = max(1, (os.cpu_count() or 1) // args.levers_at_once)
+        with ThreadPoolExecutor(max_workers=args.levers_at_once) as pool:
+            codes += pool.map(
+                lambda lever: run_stage(ABLATION_STAGE, [f"augment={strategy}", *lever], "image", threads),
+                LEVERS.values(),
+            )
     ablation, ablation_failures = run_table(sweeps / ABLATION_STAGE, ABLATION_STAGE)
     grids = copy_sample_grids(budgets, args.output.parent / args.output.stem)
     wall_s = None if args.render_only else time.perf_counter() - started

@@ -24,13 +24,17 @@ from synthlift.core.results import package_versions
 from synthlift.report.collect import load_runs, metric
 
 
-def run_stage(experiment: str, overrides: Sequence[str] = (), track: str = "text") -> int:
+def run_stage(experiment: str, overrides: Sequence[str] = (), track: str = "text", threads: int | None = None) -> int:
     """One sweep of `experiment=<track>/<experiment>` under the track's root config, as a user would start
-    it (it resumes: finished jobs are skipped). Returns its exit code."""
+    it (it resumes: finished jobs are skipped). Returns its exit code. `threads` caps its torch threads
+    (OMP_NUM_THREADS, unless the caller's environment sets it) when several stages share the machine."""
     command = [sys.executable, "-m", "synthlift.run", "-m", "--config-name", track, f"experiment={track}/{experiment}"]
     command += list(overrides)
+    env = dict(os.environ)
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     print("$ " + " ".join(command[1:]), flush=True)
-    return subprocess.run(command, cwd=PROJECT_ROOT, check=False).returncode
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode
 
 
 def cpu_model() -> str:
