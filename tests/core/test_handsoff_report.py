@@ -43,6 +43,8 @@ def write_run(sweep, overrides: list[str], seed: int, augmented: float, labeled:
                 "kid": kid,
             },
             "timings": {"gan_s": 60.0, "labeler_s": 10.0, "downstream_s": 5.0},
+            "started_at": f"2026-12-05T09:{seed:02d}:00+00:00",
+            "finished_at": f"2026-12-05T10:{seed:02d}:00+00:00",
         },
     )
 
@@ -63,6 +65,7 @@ def test_the_handsoff_table_pairs_every_arm_by_seed_and_says_whether_the_goal_is
 
     text = render(runs, levers, failures, grids={}, wall_s=None)
     assert "generator trained 5000 steps" in text and "over 3 seeds" in text  # read off the runs' configs
+    assert "the first run started 2026-12-05 09:00 and the last finished 2026-12-05 10:02 UTC (62 min wall)" in text
     assert "| 16 | real only (U-Net from scratch) | 71.0 ± 1.0 |" in text
     assert "|  | synthetic pre-train → real | 76.0 ± 1.0 | +5.0 [+2.5, +7.5] helps | +3.0 [+0.5, +5.5] helps |" in text
     assert "|  | ImageNet EfficientNet-Lite0 U-Net (real only) | 73.0 ± 1.0 | +2.0 [+2.0, +2.0] helps |" in text

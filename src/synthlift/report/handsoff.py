@@ -118,6 +118,8 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
                 "lever": ", ".join(lever),
                 "seed": record.get("seed"),
                 "run_dir": sweep_dir / run_dir,
+                "started": pd.Timestamp(record.get("started_at")),  # NaT for a record written before they existed
+                "finished": pd.Timestamp(record.get("finished_at")),
                 **{column: OmegaConf.select(config, key) for column, key in PROTOCOL_KEYS.items()},
                 **{
                     column: OmegaConf.select(config, f"transfer_baseline.{key}")
@@ -386,6 +388,18 @@ def copy_sample_grids(runs: pd.DataFrame, folder: Path) -> dict[str, str]:
     return grids
 
 
+def _span(runs: pd.DataFrame) -> str:
+    """When the sweeps ran, from the runs' own timestamps: the table's real wall time, even when it was
+    produced by several (resumed) invocations."""
+    first, last = runs["started"].min(), runs["finished"].max()
+    if pd.isna(first) or pd.isna(last):
+        return ""
+    return (
+        f"; the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%Y-%m-%d %H:%M} UTC "
+        f"({(last - first).total_seconds() / 60:.0f} min wall)"
+    )
+
+
 def render(
     budgets: pd.DataFrame,
     ablation: pd.DataFrame,
@@ -405,7 +419,8 @@ def render(
         f"Machine: {machine_summary()}.",
         f"Runs: {len(every)} finished, {len(failures)} failed. Compute summed over runs per domain: "
         + ", ".join(f"{domain} {value:.0f} min" for domain, value in minutes.items())
-        + (f"; this command took {wall_s / 60:.1f} min." if wall_s else "."),
+        + _span(every)
+        + (f"; this command took {wall_s / 60:.1f} min (finished jobs resume without work)." if wall_s else "."),
         "",
         f"Protocol (read off the runs' configs): {_used(budgets, 'resolution')} px images; a StyleGAN2-like "
         f"generator trained {_used(budgets, 'gan_steps')} steps on each domain's unlabeled pool, an inversion "
