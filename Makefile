@@ -41,7 +41,7 @@ leaderboard: setup
 	$(BIN)/python -m synthlift.report.leaderboard $(ARGS)
 
 # The HandsOff table: the transfer-baseline tuning, then 3 domains x 8/16/50 labels x 3 strategies x 3
-# seeds, then the lever ablation, then experiments/handsoff.md (about 3 h on 2 cores, most of it
+# seeds, then the lever ablation, then experiments/handsoff.md (153 min on 2 cores on 2026-12-05, most of it
 # once-per-domain GANs and per-seed pools, all cached); `make handsoff ARGS=--render-only` only rewrites it.
 handsoff: setup
 	$(BIN)/python -m synthlift.report.handsoff $(ARGS)
