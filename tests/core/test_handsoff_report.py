@@ -58,6 +58,8 @@ def test_the_handsoff_table_pairs_every_arm_by_seed_and_says_whether_the_goal_is
     for seed in range(3):
         write_run(ablation, [], seed, 0.75 + seed / 100)  # the experiment's own strategy: mix
         write_run(ablation, ["tricks.uncertainty_filter=0"], seed, 0.74 + seed / 100)
+        # the command line names the strategy (the budget sweep's best); only a lever that changes it counts
+        write_run(ablation, ["augment=mix", "tricks.latent_space=w_plus"], seed, 0.76 + seed / 100)
     runs, failures = run_table(budgets, "handsoff_budgets")
     levers, _ = run_table(ablation, "handsoff_ablation")
     assert len(runs) == 9 and failures == [] and best_strategy(runs, "horse", 16) == "synthetic_pretrain"
@@ -73,6 +75,7 @@ def test_the_handsoff_table_pairs_every_arm_by_seed_and_says_whether_the_goal_is
     # Shapes and 50 labels were not run here: said so, not called a miss.
     assert "horse at 16 labels: met; shapes at 16 labels: not measured; some domain at 50 labels: not measured" in text
     assert "| no uncertainty filter | mix | +4.0 [+4.0, +4.0] helps | -1.0 [-1.0, -1.0] hurts |" in text
+    assert "| W+ inversion | mix | +6.0 [+6.0, +6.0] helps | +1.0 [+1.0, +1.0] helps |" in text
 
 
 def test_failed_runs_are_listed_not_dropped(tmp_path):

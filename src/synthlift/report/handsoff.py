@@ -106,7 +106,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
         lever = sorted(
             o
             for o in settings(record)
-            if not o.startswith(("seed=", "dataset=", "dataset.num_labeled=", "experiment="))
+            if not o.startswith(("seed=", "dataset=", "dataset.num_labeled=", "experiment=", "augment="))
         )
         rows.append(
             {
@@ -320,6 +320,15 @@ def ablation_table(runs: pd.DataFrame) -> list[str]:
     seed: same labeled images, same real-only model), with the stage diagnostics it moves."""
     if runs.empty:
         return ["(the ablation has not run)"]
+    # The strategy most levers ran with is the reference's (the budget sweep's best, given on the command
+    # line); a lever that changes the strategy itself is named by it.
+    reference_strategy = runs["strategy"].mode()[0]
+    runs = runs.assign(
+        lever=[
+            ", ".join(filter(None, [lever, "" if strategy == reference_strategy else f"augment={strategy}"]))
+            for lever, strategy in zip(runs["lever"], runs["strategy"], strict=True)
+        ]
+    )
     reference = runs[runs["lever"] == ""].set_index("seed")["miou_augmented"]
     header = [
         "lever",
