@@ -24,7 +24,14 @@ from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import default_output_root
 from synthlift.core.stats import HELPS, HURTS, LiftSummary, summarize_paired, verdict
 from synthlift.report.collect import chosen_option
-from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser, text_runs
+from synthlift.report.tables import (
+    failures_section,
+    machine_summary,
+    run_span,
+    run_stage,
+    table_parser,
+    text_runs,
+)
 
 COMMAND = "python -m synthlift.report.gupta2019"
 # (experiment, extra overrides): every sweep of the table, in the order they run.
@@ -203,7 +210,6 @@ def _setting_section(setting: tuple, rows: pd.DataFrame) -> list[str]:
 
 
 def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None) -> str:
-    first, last = runs["started"].min(), runs["finished"].max()
     commands = [
         f"python -m synthlift.run -m --config-name text experiment=text/{name} {' '.join(extra)}".rstrip()
         for name, extra in STAGES
@@ -218,8 +224,7 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
         "",
         f"Machine: {machine_summary()}.",
         f"Runs: {len(runs)} finished, {len(failures)} failed; {runs['compute_s'].sum() / 3600:.2f} h of compute summed "
-        f"over runs; the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%Y-%m-%d %H:%M} UTC "
-        f"({(last - first).total_seconds() / 60:.0f} min wall, 2 jobs at a time)"
+        f"over runs; {run_span(runs, ', 2 jobs at a time')}"
         + (f"; this command took {wall_s / 60:.1f} min (finished jobs resume without work)." if wall_s else "."),
         "",
         "Protocol: every lift is accuracy(real + synthetic) − accuracy(real only) on the held-out real test set",

@@ -30,7 +30,7 @@ from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
 from synthlift.core.stats import HELPS, LiftSummary, summarize_paired, verdict
 from synthlift.report.collect import chosen_option, load_runs, metric, settings
-from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser
+from synthlift.report.tables import failures_section, machine_summary, run_span, run_stage, table_parser
 
 COMMAND = "python -m synthlift.report.handsoff"
 TUNING_STAGE, BUDGETS_STAGE, ABLATION_STAGE = "transfer_tuning", "handsoff_budgets", "handsoff_ablation"
@@ -397,18 +397,6 @@ def copy_sample_grids(runs: pd.DataFrame, folder: Path) -> dict[str, str]:
     return grids
 
 
-def _span(runs: pd.DataFrame) -> str:
-    """When the sweeps ran, from the runs' own timestamps: the table's real wall time, even when it was
-    produced by several (resumed) invocations."""
-    first, last = runs["started"].min(), runs["finished"].max()
-    if pd.isna(first) or pd.isna(last):
-        return ""
-    return (
-        f"; the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%Y-%m-%d %H:%M} UTC "
-        f"({(last - first).total_seconds() / 60:.0f} min wall)"
-    )
-
-
 def render(
     budgets: pd.DataFrame,
     ablation: pd.DataFrame,
@@ -428,7 +416,7 @@ def render(
         f"Machine: {machine_summary()}.",
         f"Runs: {len(every)} finished, {len(failures)} failed. Compute summed over runs per domain: "
         + ", ".join(f"{domain} {value:.0f} min" for domain, value in minutes.items())
-        + _span(every)
+        + (f"; {run_span(every)}" if run_span(every) else "")
         + (f"; this command took {wall_s / 60:.1f} min (finished jobs resume without work)." if wall_s else "."),
         "",
         f"Protocol (read off the runs' configs): {_used(budgets, 'resolution')} px images; a StyleGAN2-like "

@@ -72,6 +72,18 @@ def table_parser(prog: str, doc: str, output_name: str) -> argparse.ArgumentPars
     return parser
 
 
+def run_span(runs: pd.DataFrame, note: str = "") -> str:
+    """When the sweeps ran, from the runs' own timestamps: a table's real wall time, even when resumed
+    invocations produced it ("" when the runs predate timestamps). `note` is added inside the parentheses."""
+    first, last = runs["started"].min(), runs["finished"].max()
+    if pd.isna(first) or pd.isna(last):
+        return ""
+    return (
+        f"the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%Y-%m-%d %H:%M} UTC "
+        f"({(last - first).total_seconds() / 60:.0f} min wall{note})"
+    )
+
+
 def failures_section(failures: Sequence[str]) -> list[str]:
     """Markdown lines listing the failed runs (none when there are none): a table never hides a failure."""
     return ["", "## Failed runs", "", *(f"- {failure}" for failure in failures)] if failures else []
