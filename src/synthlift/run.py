@@ -27,6 +27,7 @@ from synthlift.core.errors import ConfigError, SynthliftError
 from synthlift.core.inputs import input_digests
 from synthlift.core.io import file_lock
 from synthlift.core.paths import CONF_DIR, legacy_job_dirname, register_resolvers
+from synthlift.core.provenance import code_version
 from synthlift.core.results import (
     JOB_LOCK,
     NON_SEMANTIC_KEYS,
@@ -97,6 +98,7 @@ def execute(
         **{key: _plain_value(cfg, key) for key in ("track", "name", "seed")},
         "overrides": overrides,
         "versions": package_versions(),
+        "code": code_version(),  # not in the fingerprint: a finished run is not rerun when the code changes
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     try:

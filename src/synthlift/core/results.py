@@ -10,6 +10,11 @@ Schema (shared by every track):
     unmeasured     {name: reason} for every metric that is null (could not be computed)
     lift_pairs     {lift name: [treated metric, baseline metric]}; the first is the primary lift
     sizes, timings, versions, started_at, finished_at
+    code           the synthlift code that made it, ok or failed (core/provenance.py `code_version`):
+                   {"source": "git" | "package", "commit": 40-hex | null, "dirty": bool | null,
+                    "diff_sha256": hex of the uncommitted changes | null, "version": package version | null};
+                   absent from records written before it existed. Not part of config_fingerprint: a
+                   finished run is resumed, not rerun, when only the code changed (tables flag the mix)
 """
 
 from __future__ import annotations

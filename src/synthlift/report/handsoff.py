@@ -30,6 +30,7 @@ from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
 from synthlift.core.stats import HELPS, LiftSummary, summarize_paired, verdict
 from synthlift.report.collect import chosen_option, load_runs, metric, settings
+from synthlift.report.provenance import code_label
 from synthlift.report.tables import failures_section, machine_summary, run_span, run_stage, table_parser
 
 COMMAND = "python -m synthlift.report.handsoff"
@@ -120,6 +121,7 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
                 "run_dir": sweep_dir / run_dir,
                 "started": pd.Timestamp(record.get("started_at")),  # NaT for a record written before they existed
                 "finished": pd.Timestamp(record.get("finished_at")),
+                "code": code_label(record),
                 **{column: OmegaConf.select(config, key) for column, key in PROTOCOL_KEYS.items()},
                 **{
                     column: OmegaConf.select(config, f"transfer_baseline.{key}")

@@ -22,6 +22,7 @@ import pandas as pd
 from synthlift.core.paths import PROJECT_ROOT
 from synthlift.core.results import package_versions
 from synthlift.report.collect import load_runs, metric
+from synthlift.report.provenance import code_label
 
 
 def run_stage(experiment: str, overrides: Sequence[str] = (), track: str = "text", threads: int | None = None) -> int:
@@ -117,6 +118,7 @@ def text_runs(
                     "compute_s": float(sum((record.get("timings") or {}).values())),
                     "started": pd.Timestamp(record["started_at"]),
                     "finished": pd.Timestamp(record["finished_at"]),
+                    "code": code_label(record),
                 }
             )
     return pd.DataFrame(rows), failures
