@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from synthlift.augment.base import balanced_labels
 from synthlift.core.errors import ConfigError
-from synthlift.generators.text.base import TextGenerator
+
+
+class LabelConditionedSampler(Protocol):
+    """What the data layer needs of a fitted text generator (`synthlift.generators.text.base.TextGenerator`
+    is one): samples for requested labels. Declared here so that data does not depend on the generators."""
+
+    def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
+        """(len(labels), dim) float32 embeddings, one per requested label, reproducible by `seed`."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +41,7 @@ class EmbeddedExamples:
 class GeneratorSource:
     """Label-balanced samples of a fitted text generator, drawn on demand."""
 
-    generator: TextGenerator
+    generator: LabelConditionedSampler
     num_classes: int
     dim: int  # embedding width (an empty draw still has it)
 
