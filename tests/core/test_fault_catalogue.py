@@ -35,7 +35,7 @@ from tests.text.test_run_text import run_cli
 
 # What every job of a root runs with: a seconds-long run, were its input good.
 BASE_OVERRIDES = {"text": ("experiment=text/smoke", "logger=none", "plots=false"), "image": tuple(TINY_IMAGE)}
-REPORT_OUTPUTS = ("report.md", "report.csv", "lift_bars.png")  # what the report itself writes in the sweep folder
+REPORT_OUTPUTS = ("report.md", "report.csv", "forest.png")  # what the report itself writes in the sweep folder
 
 
 @dataclass(frozen=True)

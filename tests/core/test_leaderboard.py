@@ -11,7 +11,7 @@ from synthlift.report.tables import text_runs
 
 GENERATORS = {  # option -> (class, per-seed lift in points)
     "cgan": ("synthlift.generators.text.cgan.ConditionalGAN", [1.0, 2.0, 1.5]),
-    "smote": ("synthlift.generators.text.smote.SMOTE", [2.0, 3.0, 2.5]),
+    "smote": ("synthlift.generators.text.smote.SMOTE", [2.4, 2.6, 2.5]),
     "cvae": ("synthlift.generators.text.cvae.ConditionalVAE", [-1.0, -2.0, 0.5]),
     "mixup": ("synthlift.generators.text.mixup.Mixup", [0.0, 0.5, -0.2]),
 }
@@ -54,6 +54,8 @@ def test_the_leaderboard_summarises_paired_lifts_and_says_who_wins(tmp_path):
     assert summary.loc["cvae", "compute_s"] == pytest.approx(3.0)
     assert best_generators(summary.reset_index(), count=2) == ["smote", "cgan"]
     text = render(summary.reset_index(), runs, failures, wall_s=None)
-    assert "best is smote at +2.50 points" in text
-    assert "The best GAN (cgan, +1.50) does not beat the best cheap baseline (smote, +2.50)" in text
+    assert "best is smote at +2.50 [+2.25, +2.75] points: helps. Its 4 rows: 1 helps, 3 inconclusive." in text
+    assert "p-values adjusted by Holm (family-wise error rate) over the whole board (4 rows × 2 tests)" in text
+    assert summary.loc["smote", "p_adjusted"] == pytest.approx(min(1.0, 8 * summary["p_value"].min()))
+    assert "The best GAN (cgan, +1.50) does not beat the best cheap baseline (smote, +2.50) on the mean" in text
     assert "| coverage | 4 | +1.00 |" in text, "the quality metric that ranks configurations like their lift"

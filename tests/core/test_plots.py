@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthlift.core.plots import _subsample, plot_embedding_tsne, plot_lift_bars
-from synthlift.core.stats import LiftSummary, summarize_paired
+from synthlift.core.plots import _subsample, plot_budget_curve, plot_embedding_tsne, plot_forest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -53,16 +52,23 @@ def test_subsample_balances_sources_within_budget(n_real, n_synthetic, expected)
     assert len(set(real_idx)) == len(real_idx) and real_idx.max() < n_real
 
 
-def test_lift_bars_with_one_seed_and_no_seeds(tmp_path: Path):
+def test_forest_plot_panels_with_one_seed_and_no_seeds(tmp_path: Path):
     rows = [
-        (
-            "gan=dcgan, tricks=all, a very long override list that must wrap",
-            summarize_paired([0.82, 0.84, 0.83], [0.8, 0.8, 0.81]),
-        ),
-        ("gan=dcgan, tricks=none", summarize_paired([0.81], [0.80])),  # NaN CI
-        ("gan=big", LiftSummary(0, math.nan, math.nan, math.nan, math.nan, math.nan)),  # every run failed
-        ("gan=tiny", summarize_paired([0.70, 0.72, 0.71], [0.80, 0.80, 0.81])),
+        ("gan=dcgan, tricks=all, a very long override list that must be shortened", 1.2, 0.4, 2.0, "helps"),
+        ("gan=dcgan, tricks=none", 0.5, math.nan, math.nan, "too few seeds"),  # one seed: a dot, no CI
+        ("gan=big", math.nan, math.nan, math.nan, "not measured"),  # every run failed: left out
+        ("gan=tiny", -0.2, -0.6, 0.3, "equivalent"),
     ]
-    path = tmp_path / "sub" / "lift_bars.png"
-    plot_lift_bars(rows, path, "accuracy lift (pts)", scale=100)
+    path = tmp_path / "sub" / "forest.png"
+    plot_forest({"MR": rows, "CR": rows[:2]}, path, margin=1.0, title="lift (pts)")
+    _assert_png(path)
+    single = tmp_path / "single.png"
+    plot_forest({"": rows}, single, margin=1.0, title="one panel")
+    _assert_png(single)
+
+
+def test_budget_curve_one_line_per_method(tmp_path: Path):
+    curve = {"smote": [(8, 2.0, 0.5, 3.5), (16, 1.0, -0.2, 2.2), (50, 0.1, -1.0, 1.2)], "cvae": [(8, -0.5, -2, 1)]}
+    path = tmp_path / "budget.png"
+    plot_budget_curve({"horse": curve, "faces": {"smote": curve["smote"]}}, path, margin=1.0, title="lift vs labels")
     _assert_png(path)

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 from synthlift.core.stats import summarize_paired
+from synthlift.core.verdicts import DecisionRule
 from synthlift.report import build_report, group_key, main
 
 TEXT_LIFTS = {"lift": ["acc_augmented", "acc_real_only"], "lift_f1": ["f1_augmented", "f1_real_only"]}
 # config -> per-seed (acc_augmented, acc_real_only): "tricks=all" clearly helps, "tricks=none" is noise.
 ACCURACIES = {
-    "tricks=all": [(0.82, 0.80), (0.84, 0.81), (0.835, 0.81)],
+    "tricks=all": [(0.825, 0.80), (0.84, 0.81), (0.838, 0.81)],
     "tricks=none": [(0.81, 0.80), (0.80, 0.81), (0.815, 0.81)],
 }
 
@@ -70,7 +71,7 @@ def test_groups_by_overrides_without_seed(sweep: Path):
 
 
 def test_lift_statistics_are_the_paired_summary(sweep: Path):
-    groups = build_report(sweep, confidence=0.9).groups.set_index("config")
+    groups = build_report(sweep, DecisionRule(alpha=0.1)).groups.set_index("config")
     for config, pairs in ACCURACIES.items():
         augmented, real = np.array(pairs).T
         row = groups.loc[config]
@@ -81,7 +82,10 @@ def test_lift_statistics_are_the_paired_summary(sweep: Path):
         for name in ("n", "mean", "std", "ci_low", "ci_high", "p_value"):
             assert row[f"lift_{name}"] == pytest.approx(getattr(expected, name), rel=1e-12)
     assert groups.loc["tricks=all", "lift_verdict"] == "helps"
-    assert groups.loc["tricks=none", "lift_verdict"] == "no significant difference"
+    assert groups.loc["tricks=none", "lift_verdict"] == "inconclusive"
+    assert int(groups.loc["tricks=none", "lift_seeds_needed"]) > 3  # what the user should run next
+    # Holm over 2 configurations x 2 tests: the adjusted p is at least the raw one
+    assert (groups["lift_p_adjusted"] >= groups["lift_p_value"]).all()
 
 
 def test_failed_and_corrupt_runs_are_listed(sweep: Path):
@@ -93,17 +97,24 @@ def test_failed_and_corrupt_runs_are_listed(sweep: Path):
 def test_main_writes_markdown_csv_and_plot(sweep: Path, capsys):
     assert main([str(sweep)]) == 0
     out = capsys.readouterr().out
-    assert "tricks=all" in out and "Failed runs (2)" in out and "GANDivergedError" in out
+    assert "Failed runs: 2" in out and "GANDivergedError" in out
+    assert max(len(line) for line in out.splitlines() if "│" in line or "lift" in line) <= 80
 
     markdown = (sweep / "report.md").read_text()
     assert "percentage points" in markdown
     assert (
         "- **tricks=all**: lift = acc_augmented − acc_real_only: "
-        "synthetic data helps: +2.5 pts (95% CI [1.3, 3.7]) over 3 seeds" in markdown
+        "synthetic data helps: +2.8 pts (95% CI [2.1, 3.4]) over 3 seeds" in markdown
     )
-    assert "- **tricks=none**: lift = acc_augmented − acc_real_only: no evidence that synthetic data helps" in markdown
+    assert (
+        "- **tricks=none**: lift = acc_augmented − acc_real_only: inconclusive: +0.2 pts (95% CI [-2.4, 2.8]) over "
+        "3 seeds; about 17 seeds would decide it" in markdown
+    )
+    assert "p-values adjusted by Holm (family-wise error rate) over the sweep's 2 configurations" in markdown
     assert "## lift_f1 = f1_augmented − f1_real_only" in markdown
-    assert "| tricks=all | 3 | 0 | 0, 1, 2 | 80.67 | 83.17 | +2.50 | [" in markdown
+    assert "| tricks=all | 3 | 0 | 0, 1, 2 | 80.67 | 83.43 | +2.77 [+2.14, +3.39] | 0.003 | 0.011 | 1.000 | helps |" in (
+        markdown
+    )
     assert "## Failed runs (2)" in markdown
     assert "- `seed=3,tricks=none`: GANDivergedError: generator loss became NaN at step 120" in markdown
     assert "- `seed=4,tricks=all`: unreadable results.json: JSONDecodeError" in markdown
@@ -111,7 +122,7 @@ def test_main_writes_markdown_csv_and_plot(sweep: Path, capsys):
     written = pd.read_csv(sweep / "report.csv", float_precision="round_trip")
     pd.testing.assert_frame_equal(written, build_report(sweep).groups, check_exact=True)
 
-    png = (sweep / "lift_bars.png").read_bytes()
+    png = (sweep / "forest.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
     assert not list(sweep.glob(".*.tmp")), "atomic writes left temporary files behind"
 
@@ -173,7 +184,7 @@ def test_sweep_of_only_corrupt_files_lists_them(tmp_path: Path):
     markdown = (tmp_path / "report.md").read_text()
     assert "0 configurations, 0 ok runs, 1 failed runs" in markdown
     assert "- `seed=0`: unreadable results.json: JSONDecodeError" in markdown
-    assert not (tmp_path / "lift_bars.png").exists()
+    assert not (tmp_path / "forest.png").exists()
 
 
 def test_stored_lift_that_disagrees_with_its_metrics_is_warned(tmp_path: Path):
@@ -266,7 +277,8 @@ def test_quality_metrics_are_ranked_by_rank_correlation_with_lift_across_configu
     markdown = (tmp_path / "report.md").read_text()
     assert "## Which quality metric predicts lift?" in markdown
     assert "| metric | n | Spearman rho with lift | p |" in markdown
-    assert "| c2st_acc | 5 | -1.00 | 0.017 |\n| precision | 5 | +1.00 | 0.017 |" in markdown
+    assert "| c2st_acc | 5 | -1.00 | 0.017 | 0.033 | yes, lower is better |" in markdown
+    assert "| precision | 5 | +1.00 | 0.017 | 0.033 | yes, higher is better |" in markdown
     assert "- `density`: constant (1) across the 5 configurations, nothing to rank" in markdown
     assert "`augmented_steps`" not in markdown and "| selected_epoch" not in markdown
 

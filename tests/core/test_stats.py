@@ -1,4 +1,4 @@
-"""The lift statistics: hand-checked numbers, degenerate cases and the verdict rules."""
+"""The lift statistics: hand-checked numbers and degenerate cases (the verdicts on them: test_verdicts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from synthlift.core.stats import LiftSummary, summarize_paired, verdict
+from synthlift.core.stats import summarize_paired
+from synthlift.core.verdicts import DecisionRule, decide
 
 
 def test_hand_computed_example_matches_t_interval_and_scipy():
@@ -37,13 +38,13 @@ def test_single_seed_has_only_a_mean():
     assert summary.n == 1
     assert summary.mean == pytest.approx(0.1)
     assert all(math.isnan(v) for v in (summary.std, summary.ci_low, summary.ci_high, summary.p_value))
-    assert verdict(summary) == "too few seeds"
+    assert decide([[0.1]], DecisionRule())[0].verdict == "too few seeds"
 
 
 def test_no_seeds_is_all_nan():
     summary = summarize_paired([], [])
     assert summary.n == 0 and math.isnan(summary.mean)
-    assert verdict(summary) == "not measured"
+    assert decide([[]], DecisionRule())[0].verdict == "not measured"
 
 
 def test_identical_differences_give_zero_width_interval_and_undefined_p():
@@ -52,33 +53,19 @@ def test_identical_differences_give_zero_width_interval_and_undefined_p():
     assert summary.std == 0.0
     assert summary.ci_low == summary.ci_high == summary.mean == pytest.approx(0.1)
     assert math.isnan(summary.p_value)
-    assert verdict(summary) == "helps"
+    assert decide([[0.1, 0.1, 0.1]], DecisionRule())[0].verdict == "helps"  # a constant non-zero lift is certain
 
 
-def test_no_change_at_all_is_no_significant_difference():
+def test_no_change_at_all_is_equivalent():
     summary = summarize_paired([0.5, 0.6], [0.5, 0.6])
     assert (summary.mean, summary.std, summary.ci_low, summary.ci_high) == (0.0, 0.0, 0.0, 0.0)
-    assert verdict(summary) == "no significant difference"
-
-
-@pytest.mark.parametrize(
-    ("ci_low", "ci_high", "expected"),
-    [
-        (0.1, 0.3, "helps"),
-        (-0.3, -0.1, "hurts"),
-        (-0.1, 0.2, "no significant difference"),
-        (0.0, 0.2, "no significant difference"),
-    ],
-)
-def test_verdict_follows_the_interval(ci_low, ci_high, expected):
-    assert verdict(LiftSummary(5, (ci_low + ci_high) / 2, 0.1, ci_low, ci_high, 0.04)) == expected
+    assert decide([[0.0, 0.0]], DecisionRule())[0].verdict == "equivalent"
 
 
 def test_consistent_gains_and_losses_get_verdicts():
-    assert verdict(summarize_paired([0.81, 0.83, 0.82, 0.84], [0.78, 0.79, 0.80, 0.80])) == "helps"
-    assert verdict(summarize_paired([0.74, 0.75, 0.73, 0.75], [0.78, 0.79, 0.80, 0.80])) == "hurts"
-
-
+    gains = np.subtract([0.81, 0.83, 0.82, 0.84], [0.78, 0.79, 0.80, 0.80])
+    losses = np.subtract([0.74, 0.75, 0.73, 0.75], [0.78, 0.79, 0.80, 0.80])
+    assert [d.verdict for d in decide([gains, losses], DecisionRule(correction="none"))] == ["helps", "hurts"]
 @pytest.mark.parametrize(
     ("treated", "baseline", "confidence"),
     [

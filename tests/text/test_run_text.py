@@ -140,7 +140,7 @@ def test_multirun_2x2_then_report_then_resume(tmp_path, shared_cache_dir):
         augmented = np.mean([r["metrics"]["acc_augmented"] for r in group])
         lift_column = [c for c in table.columns if c.startswith("lift") and c.endswith("mean")][0]
         assert getattr(row, lift_column) == pytest.approx(augmented - real, abs=1e-9)
-    assert (sweep_dir / "report.md").exists() and (sweep_dir / "lift_bars.png").exists()
+    assert (sweep_dir / "report.md").exists() and (sweep_dir / "forest.png").exists()
 
     # Same sweep again: every job is already finished with the same config, so nothing reruns; a job whose
     # folder still has its name from before names were unique is found there and moved.

@@ -1,7 +1,9 @@
-"""Figures for the report: lift per configuration, and a t-SNE of real vs synthetic embeddings."""
+"""Figures for the reports: forest plots of lifts, label-budget curves, a t-SNE of real vs synthetic embeddings and
+sample grids."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: sweeps and CI have no display
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -18,15 +21,17 @@ from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from synthlift.core.io import atomic_path
-from synthlift.core.stats import HELPS, HURTS, NO_DIFFERENCE, NOT_MEASURED, TOO_FEW_SEEDS, LiftSummary, verdict
+from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, NOT_MEASURED, TOO_FEW_SEEDS
 
 VERDICT_COLORS = {
     HELPS: "#2e7d32",
     HURTS: "#c62828",
-    NO_DIFFERENCE: "#757575",
+    EQUIVALENT: "#1565c0",
+    INCONCLUSIVE: "#757575",
     TOO_FEW_SEEDS: "#bdbdbd",
     NOT_MEASURED: "#eeeeee",
 }
+BAND_COLOR = "#bbdefb"  # the ±δ equivalence band
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
@@ -38,32 +43,86 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
         plt.close(fig)
 
 
-def plot_lift_bars(
-    rows: Sequence[tuple[str, LiftSummary]], path: str | Path, metric_label: str, scale: float = 1.0
+Row = tuple[str, float, float, float, str]  # (label, lift, CI low, CI high, verdict), in display units
+
+
+def _verdict_legend(ax: plt.Axes, verdicts: set[str], margin: float) -> None:
+    handles = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items() if v in verdicts]
+    handles.append(Patch(color=BAND_COLOR, label=f"±δ = {margin:g} (equivalence)"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never on a row
+
+
+def plot_forest(panels: dict[str, list[Row]], path: str | Path, margin: float, title: str) -> None:
+    """A forest plot per panel: each row's lift (dot) and CI (line), sorted by lift, coloured by verdict, over
+    the shaded ±δ band — so the reader sees which rows clear 0, which sit inside the band, and how wide each
+    interval is. A row without a CI (one seed) is a dot alone; one without a lift is left out."""
+    panels = {name: [r for r in rows if math.isfinite(r[1])] for name, rows in panels.items()}
+    panels = {name: rows for name, rows in panels.items() if rows} or {"": []}
+    columns = 1 if len(panels) == 1 else 2
+    grid_rows = -(-len(panels) // columns)
+    tallest = max(len(rows) for rows in panels.values())
+    fig, axes = plt.subplots(
+        grid_rows, columns, figsize=(6.5 * columns, grid_rows * (1.2 + 0.3 * max(tallest, 1))), squeeze=False
+    )
+    seen: set[str] = set()
+    for ax, (name, rows) in zip(axes.flat, panels.items(), strict=False):
+        rows = sorted(rows, key=lambda r: r[1], reverse=True)
+        y = np.arange(len(rows))
+        ax.axvspan(-margin, margin, color=BAND_COLOR, zorder=0)
+        ax.axvline(0, color="black", linewidth=0.8, zorder=1)
+        for yi, (_, lift, low, high, verdict) in zip(y, rows, strict=True):
+            color = VERDICT_COLORS.get(verdict, "#000000")
+            if math.isfinite(low) and math.isfinite(high):
+                ax.plot([low, high], [yi, yi], color=color, linewidth=2, zorder=2)
+            ax.plot([lift], [yi], "o", color=color, markersize=5, zorder=3)
+            seen.add(verdict)
+        ax.set_yticks(y, [textwrap.shorten(r[0], 40) for r in rows], fontsize=7)
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # first (best) row on top
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("lift (points), 95% CI", fontsize=8)
+    _verdict_legend(axes[0][-1], seen, margin)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_budget_curve(
+    curves: dict[str, dict[str, list[tuple[float, float, float, float]]]], path: str | Path, margin: float, title: str
 ) -> None:
-    """One bar per configuration: mean lift with CI whiskers, coloured by verdict, so the reader
-    sees at a glance which configurations clear zero. Values are multiplied by `scale` (100 gives
-    percentage points); a NaN mean or CI (no or one seed) is drawn as a bar of 0 / no whisker."""
-    labels = [textwrap.fill(label, 40) for label, _ in rows]
-    means = np.array([s.mean for _, s in rows], dtype=float) * scale
-    lows = np.array([s.ci_low for _, s in rows], dtype=float) * scale
-    highs = np.array([s.ci_high for _, s in rows], dtype=float) * scale
-    xerr = np.nan_to_num(np.vstack([means - lows, highs - means]))
-    verdicts = [verdict(s) for _, s in rows]
-    height = 1.0 + 0.3 * sum(label.count("\n") + 2 for label in labels)
-    fig, ax = plt.subplots(figsize=(8, height))
-    y = np.arange(len(rows))
-    ax.barh(y, np.nan_to_num(means), xerr=xerr, color=[VERDICT_COLORS[v] for v in verdicts], capsize=4)
-    ax.axvline(0, color="black", linewidth=0.8)
-    right_ends = np.fmax(np.fmax(means, highs), 0.0)  # fmax skips NaN
-    for yi, right, (_, summary) in zip(y, right_ends, rows, strict=True):
-        ax.annotate(f" n={summary.n}", (right, yi), va="center", fontsize=8)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.invert_yaxis()  # first configuration on top, as in the report table
-    ax.set_xlabel(metric_label)
-    ax.margins(x=0.12)  # room for the n labels
-    legend = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items() if v in verdicts]
-    ax.legend(handles=legend, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never on a bar
+    """Lift against labels, one line per method, one panel per dataset: `curves[panel][method]` holds
+    (labels, lift, CI low, CI high) points in display units. Shows where synthetic data pays: the budgets at
+    which a method's band of CIs lies above the shaded ±δ band."""
+    columns = 1 if len(curves) == 1 else min(3, len(curves))
+    grid_rows = -(-len(curves) // columns) if curves else 1
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(5 * columns, 3.6 * grid_rows), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    methods = sorted({method for lines in curves.values() for method in lines})
+    for ax, (name, lines) in zip(axes.flat, curves.items(), strict=False):
+        ax.axhspan(-margin, margin, color=BAND_COLOR, zorder=0)
+        ax.axhline(0, color="black", linewidth=0.8)
+        for method, points in lines.items():
+            points = sorted(points)
+            x = np.array([p[0] for p in points], dtype=float)
+            lift, low, high = (np.array([p[i] for p in points], dtype=float) for i in (1, 2, 3))
+            color = cmap(methods.index(method) % cmap.N)
+            ax.plot(x, lift, "o-", color=color, label=method, markersize=4)
+            ax.fill_between(x, low, high, color=color, alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({p[0] for pts in lines.values() for p in pts}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("labels", fontsize=8)
+        ax.set_ylabel("lift (points), 95% CI", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle(title + f" (shaded: ±δ = {margin:g})", fontsize=10)
+    fig.tight_layout()
     _save(fig, path)
 
 

@@ -1,4 +1,5 @@
-"""Paired statistics of a lift (treated − baseline, paired by seed), so "it helps" comes with a CI.
+"""Paired statistics of a lift (treated − baseline, paired by seed), so "it helps" comes with a CI; the verdicts
+built on them (helps, hurts, equivalent, inconclusive) are synthlift.core.verdicts.
 
 Each seed trains the treated and the baseline model on the same data split and initialisation,
 so the per-seed differences cancel most seed-to-seed noise: a paired t-test on them is far more
@@ -13,12 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-
-HELPS = "helps"
-HURTS = "hurts"
-NO_DIFFERENCE = "no significant difference"
-TOO_FEW_SEEDS = "too few seeds"
-NOT_MEASURED = "not measured"  # the configuration has no such metric (e.g. keypoints on a mask-only dataset)
 
 # Differences closer than this (relative to the metric's scale) count as identical: accuracies
 # on a test set of N items differ by multiples of 1/N, far above it, while float rounding of
@@ -68,16 +63,3 @@ def summarize_paired(treated: Sequence[float], baseline: Sequence[float], confid
     half_width = float(stats.t.ppf((1 + confidence) / 2, df=n - 1)) * std / math.sqrt(n)
     p_value = float(stats.ttest_rel(treated_arr, baseline_arr).pvalue)
     return LiftSummary(n, mean, std, mean - half_width, mean + half_width, p_value)
-
-
-def verdict(summary: LiftSummary) -> str:
-    """Plain verdict from the CI alone, so it agrees with what the error bars show."""
-    if summary.n == 0:
-        return NOT_MEASURED
-    if summary.n < 2:
-        return TOO_FEW_SEEDS
-    if summary.ci_low > 0:
-        return HELPS
-    if summary.ci_high < 0:
-        return HURTS
-    return NO_DIFFERENCE

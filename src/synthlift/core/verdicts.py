@@ -106,9 +106,21 @@ class Decision:
 _SEEDS_CAP = 1000  # beyond this many seeds a lift is not worth deciding; shown as ">1000"
 
 
+def _difference_p(summary: LiftSummary) -> float:
+    """The paired t-test's p; for lifts without spread (every seed the same) the t statistic is infinite or
+    undefined: a constant non-zero lift is certain (0), a constant zero is no evidence of a lift (1)."""
+    if summary.n < 2 or math.isfinite(summary.p_value):
+        return summary.p_value
+    return 0.0 if summary.mean != 0 else 1.0
+
+
 def _equivalence_p(diffs: np.ndarray, margin: float, summary: LiftSummary) -> float:
-    if summary.n < 2 or not math.isfinite(summary.p_value):  # no spread: nothing to test
+    """TOST's p (statsmodels' `ttost_paired` against ±margin); for lifts without spread, 0 when the constant
+    lift lies inside the margin and 1 when it does not."""
+    if summary.n < 2:
         return math.nan
+    if summary.std == 0:
+        return 0.0 if abs(summary.mean) < margin else 1.0
     return float(ttost_paired(diffs, np.zeros_like(diffs), -margin, margin)[0])
 
 
@@ -153,13 +165,14 @@ def per_test_alpha(rule: DecisionRule, size: int, looks: int = 1) -> float:
 def decide(differences: Sequence[Sequence[float]], rule: DecisionRule, looks: int = 1) -> list[Decision]:
     """Verdicts for a family of rows, each given as its per-seed paired lifts (treated − baseline).
 
-    Rows with fewer than two seeds are *too few seeds* (none: *not measured*) and stay out of the family, as do
-    rows whose lifts have no spread (their p-values are undefined; they read *inconclusive*)."""
+    Rows with fewer than two seeds are *too few seeds* (none: *not measured*) and stay out of the family. Lifts
+    without spread are decided by their constant value (`_difference_p`, `_equivalence_p`)."""
     arrays = [np.asarray(row, dtype=float) for row in differences]
     summaries = [summarize_paired(row, np.zeros_like(row), confidence=1 - rule.alpha) for row in arrays]
+    p_difference = [_difference_p(s) for s in summaries]
     p_equivalence = [_equivalence_p(row, rule.margin, s) for row, s in zip(arrays, summaries, strict=True)]
-    tested = [i for i, s in enumerate(summaries) if math.isfinite(s.p_value)]
-    raw = np.array([summaries[i].p_value for i in tested] + [p_equivalence[i] for i in tested])
+    tested = [i for i, s in enumerate(summaries) if s.n >= 2]
+    raw = np.array([p_difference[i] for i in tested] + [p_equivalence[i] for i in tested])
     alpha = rule.alpha / looks
     adjusted = raw.copy()
     method = CORRECTIONS[rule.correction][0]

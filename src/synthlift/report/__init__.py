@@ -1,13 +1,15 @@
 """`synthlift-report SWEEP_DIR`: per-configuration lift statistics over the seeds of a sweep.
 
 Every run's `results.json` below the sweep directory is read (`collect`); runs that share their
-overrides except `seed=` form one configuration, whose per-seed lifts get a paired t CI (`summary`).
+overrides except `seed=` form one configuration, whose per-seed lifts get a paired t CI and a verdict, judged
+with the sweep's other configurations as one family (`summary`, through the layer every table shares: `lifts`).
 Failed and unreadable runs are listed, never dropped, because a sweep where the "bad" seeds crashed
 would otherwise report a rosier lift than it earned; metrics a run stored as null are listed with
 their reason.
 
-Writes `report.md`, `report.csv` and `lift_bars.png` into the sweep directory, atomically (`render`).
-The command line is `__main__`.
+Writes `report.md`, `report.csv` and `forest.png` into the sweep directory, atomically (`render`).
+The command line is `__main__`. The paper tables (`gupta2019`, `handsoff`, `leaderboard`) and `synthlift compare`
+are modules of this package too, built on `lifts` and `tables`.
 """
 
 from __future__ import annotations

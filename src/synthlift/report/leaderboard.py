@@ -25,9 +25,22 @@ from hydra.utils import get_class
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import default_output_root
-from synthlift.core.stats import HELPS, summarize_paired, verdict
+from synthlift.core.verdicts import DecisionRule
 from synthlift.report.collect import chosen_option, metric
+from synthlift.report.lifts import (
+    decision_lines,
+    forest_figure,
+    lift_cell,
+    markdown_table,
+    number,
+    p_cell,
+    paired_table,
+    points,
+    verdict_cell,
+    verdict_counts,
+)
 from synthlift.report.predictors import lift_predictors
+from synthlift.report.provenance import code_versions_lines
 from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser, text_runs
 
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
@@ -44,6 +57,7 @@ QUALITY_COLUMNS = {  # results.json key -> column title
     "synthetic_as_test_acc": "synth-as-test",
 }
 COMMAND = "python -m synthlift.report.leaderboard"
+RULE = DecisionRule(margin=0.01, correction="holm")  # δ = 1 accuracy point; Holm over every row of the board
 
 
 def _dataset_label(config: dict[str, Any]) -> str:
@@ -73,47 +87,22 @@ def describe(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (setting, generator, strategy, ratio): the paired lift over seeds with its 95% CI and p-value,
-    the mean quality metrics and the mean wall time per run."""
-    rows = []
-    for (setting, generator, strategy, ratio), group in runs.groupby(
-        ["setting", "generator", "strategy", "ratio"], dropna=False, sort=True
-    ):
-        summary = summarize_paired(group["acc_augmented"], group["acc_real_only"])
-        rows.append(
-            {
-                "setting": setting,
-                "generator": generator,
-                "family": group["family"].iloc[0],
-                "strategy": strategy,
-                "ratio": ratio,
-                "n": summary.n,
-                "lift": summary.mean,
-                "ci_low": summary.ci_low,
-                "ci_high": summary.ci_high,
-                "p_value": summary.p_value,
-                "verdict": verdict(summary),
-                "acc_real_only": group["acc_real_only"].mean(),
-                "compute_s": group["compute_s"].mean(),
-                **{key: group[key].mean() for key in QUALITY_COLUMNS},
-            }
-        )
-    return pd.DataFrame(rows)
+def summarise(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
+    """Per (setting, generator, strategy, ratio): the paired lift over seeds with its CI, raw and adjusted p and
+    verdict (every row of the board judged as one family), the mean quality metrics and compute time per run."""
+    return paired_table(
+        runs,
+        ["setting", "generator", "strategy", "ratio"],
+        rule,
+        means=["acc_real_only", "compute_s", *QUALITY_COLUMNS],
+        firsts=["family"],
+    ).sort_values(["setting", "generator", "strategy", "ratio"], kind="stable", ignore_index=True)
 
 
 def best_generators(summary: pd.DataFrame, count: int = NUM_BEST) -> list[str]:
     """The generators with the highest lift averaged over the settings of the `mix` stage."""
     mix = summary[summary["strategy"] == "mix"]
     return list(mix.groupby("generator")["lift"].mean().sort_values(ascending=False).index[:count])
-
-
-def _points(value: float, signed: bool = True) -> str:
-    return "—" if not np.isfinite(value) else f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
-
-
-def _number(value: float) -> str:
-    return "—" if not np.isfinite(value) else f"{value:.3f}"
 
 
 def _method(row: pd.Series) -> str:
@@ -124,20 +113,21 @@ def _method(row: pd.Series) -> str:
 
 
 def _setting_table(rows: pd.DataFrame) -> list[str]:
-    header = ["method", "family", "lift (points) [95% CI]", "p", "verdict", *QUALITY_COLUMNS.values(), "s/run"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in rows.sort_values("lift", ascending=False).iterrows():
-        cells = [
+    header = ["method", "family", "lift (points) [95% CI]", "p", "p adj.", "verdict", *QUALITY_COLUMNS.values()]
+    body = [
+        [
             _method(row),
             row["family"],
-            f"{_points(row['lift'])} [{_points(row['ci_low'])}, {_points(row['ci_high'])}]",
-            "—" if not np.isfinite(row["p_value"]) else f"{row['p_value']:.3f}",
-            row["verdict"],
-            *(_number(row[key]) for key in QUALITY_COLUMNS),
+            lift_cell(row),
+            p_cell(row["p_value"]),
+            p_cell(row["p_adjusted"]),
+            verdict_cell(row),
+            *(number(row[key]) for key in QUALITY_COLUMNS),
             f"{row['compute_s']:.1f}",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        for _, row in rows.sort_values("lift", ascending=False).iterrows()
+    ]
+    return markdown_table([*header, "s/run"], body)
 
 
 def _headline(summary: pd.DataFrame) -> list[str]:
@@ -145,24 +135,25 @@ def _headline(summary: pd.DataFrame) -> list[str]:
     lines = []
     for setting, rows in summary.groupby("setting", sort=True):
         best = rows.loc[rows["lift"].idxmax()]
-        claim = "helps (CI above 0)" if best["verdict"] == HELPS else f"is not significant ({best['verdict']})"
-        sentence = (
-            f"- **{setting}**: best is {_method(best)} at {_points(best['lift'])} points "
-            f"[{_points(best['ci_low'])}, {_points(best['ci_high'])}], which {claim}."
-        )
+        sentence = f"- **{setting}**: best is {_method(best)} at {lift_cell(best)} points: {verdict_cell(best)}."
+        counts = verdict_counts(rows)
+        sentence += f" Its {len(rows)} rows: {counts}."
         gans, cheap = rows[rows["family"] == "GAN"], rows[rows["family"] == "cheap baseline"]
         if len(gans) and len(cheap):
             gan, baseline = gans.loc[gans["lift"].idxmax()], cheap.loc[cheap["lift"].idxmax()]
             beats = "beats" if gan["lift"] > baseline["lift"] else "does not beat"
             sentence += (
-                f" The best GAN ({_method(gan)}, {_points(gan['lift'])}) {beats} the best cheap baseline "
-                f"({_method(baseline)}, {_points(baseline['lift'])})."
+                f" The best GAN ({_method(gan)}, {points(gan['lift'])}) {beats} the best cheap baseline "
+                f"({_method(baseline)}, {points(baseline['lift'])}) on the mean."
             )
         lines.append(sentence)
     return lines
 
 
-def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None) -> str:
+def render(
+    summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None, figure: str | None = None
+) -> str:
+    """The markdown of the board; `figure` is the forest plot's file name beside it, when one was drawn."""
     settings = sorted(summary["setting"].unique()) if len(summary) else []
     first, last = runs["started"].min(), runs["finished"].max()
     # One point per (setting, generator) of the mix stages: what the generator made, against what it bought.
@@ -178,12 +169,17 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
         f"({(last - first).total_seconds() / 60:.0f} min, 2 jobs at a time)"
         + (f"; this command took {wall_s / 60:.1f} min (finished sweeps resume without work)." if wall_s else "."),
         "",
+        *code_versions_lines(runs["code"]),
+        "",
         "Protocol: every lift is accuracy(real + synthetic) − accuracy(real only) on the held-out real test set,",
         "paired by seed (same split, same initialisation), mean over seeds with its 95% Student-t CI and paired",
         "p-value. Both arms' classifiers choose weight decay and number of steps on the validation set, within",
         "the same step budget (`protocol=tuned`). Quality metrics are means over seeds; s/run is a run's compute",
         "time (the sum of its stages, without process start-up).",
         "The `llm` generator is not on this board: no language model is available offline on this machine.",
+        "",
+        *decision_lines(summary, RULE, "the whole board"),
+        *([] if figure is None else ["", f"![Forest plot of every row, one panel per setting]({figure})"]),
         "",
         "## Headline",
         "",
@@ -214,7 +210,16 @@ def main(argv: list[str] | None = None) -> int:
         codes += [run_stage(stage, [f"gan={','.join(f'text/{name}' for name in best)}"]) for stage in BEST_STAGES]
     runs, failures = text_runs(stage_dirs, describe)
     wall_s = None if args.render_only else time.perf_counter() - started
-    atomic_write_text(args.output, render(summarise(runs), runs, failures, wall_s))
+    summary = summarise(runs)
+    figure = forest_figure(
+        summary.assign(method=summary.apply(_method, axis=1)),
+        "method",
+        args.output.with_suffix(".png"),
+        RULE,
+        "Lift over the tuned real-only baseline (points, 95% CI)",
+        panel="setting",
+    )
+    atomic_write_text(args.output, render(summary, runs, failures, wall_s, figure.name))
     print(f"wrote {args.output} ({len(runs)} runs; best generators of the mix stage: {', '.join(best)})")
     return 1 if any(codes) else 0
 

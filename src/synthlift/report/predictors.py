@@ -18,7 +18,8 @@ Rules:
   listed as skipped with the reason, never dropped silently.
 - p is two-sided, from all n! pairings (exact) up to `EXACT_UP_TO` points, where scipy's t approximation is
   too rough (it gives p = 0 for four perfectly ranked points, whose exact p is 1/12), and from that
-  approximation above. It is not corrected for testing many metrics at once.
+  approximation above. Testing many metrics at once is corrected for: each p is also given Holm-adjusted over
+  the section's metrics (statsmodels' `multipletests`), and only an adjusted p below 0.05 is called a predictor.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from synthlift.report.collect import Run, metric
 
@@ -49,6 +51,7 @@ class Correlation:
     n: int
     rho: float
     p_value: float
+    p_adjusted: float = math.nan  # Holm over the section's metrics
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,9 @@ def rank_predictors(
         else:
             rho = float(stats.spearmanr(values, lifts).statistic)
             ranked.append(Correlation(name, n, rho, _p_value(values, lifts)))
+    if ranked:
+        adjusted = multipletests([c.p_value for c in ranked], method="holm")[1]
+        ranked = [Correlation(c.metric, c.n, c.rho, c.p_value, float(a)) for c, a in zip(ranked, adjusted, strict=True)]
     ranked.sort(key=lambda c: (-abs(c.rho), c.metric))
     return Predictors(lift, unit, tuple(ranked), skipped, selection)
 
@@ -152,10 +158,19 @@ def skipped_by_reason(predictors: Predictors) -> list[tuple[list[str], str]]:
     return [(group, why) for why, group in names.items()]
 
 
+def _predicts(correlation: Correlation) -> str:
+    if not correlation.p_adjusted < 0.05:
+        return "no evidence"
+    return "yes, higher is better" if correlation.rho > 0 else "yes, lower is better"
+
+
 def table_rows(predictors: Predictors) -> tuple[list[str], list[list[str]]]:
     """Headers and display rows, shared by the console and the markdown output."""
-    headers = ["metric", "n", f"Spearman rho with {predictors.lift}", "p"]
-    rows = [[c.metric, str(c.n), f"{c.rho:+.2f}", format_p(c.p_value)] for c in predictors.ranked]
+    headers = ["metric", "n", f"Spearman rho with {predictors.lift}", "p", "p (Holm)", "predicts?"]
+    rows = [
+        [c.metric, str(c.n), f"{c.rho:+.2f}", format_p(c.p_value), format_p(c.p_adjusted), _predicts(c)]
+        for c in predictors.ranked
+    ]
     return headers, rows
 
 
@@ -164,8 +179,8 @@ def markdown_lines(predictors: Predictors) -> list[str]:
     lines = [
         f"Spearman rank correlation of each quality metric with `{predictors.lift}` across {predictors.unit} "
         f"(n = {predictors.unit} that measured both), strongest first. p is two-sided (exact from all "
-        f"pairings up to n = {EXACT_UP_TO}, t approximation above) and not corrected for testing "
-        f"{len(predictors.ranked)} metrics at once.",
+        f"pairings up to n = {EXACT_UP_TO}, t approximation above); p (Holm) adjusts it for testing "
+        f"{len(predictors.ranked)} metrics at once, and a metric predicts lift only when that is below 0.05.",
         "",
     ]
     if predictors.selection:

@@ -1,41 +1,50 @@
-"""The report as a person reads it: `report.md`, `report.csv`, `lift_bars.png` and a console table.
+"""The report as a person reads it: `report.md`, `report.csv`, `forest.png` and a console summary.
 
-Metrics are fractions in the report's table and CSV; the markdown, console and plot show them as
-percent, and lifts as percentage points.
+Metrics are fractions in the report's table and CSV; the markdown, console and figure show them as percent,
+and lifts as percentage points. The console summary fits an 80-column terminal: one line per configuration
+with a short label, the primary lift first; the other lifts are in report.md (or `--all-lifts`).
 """
 
 from __future__ import annotations
 
-import math
+import re
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from synthlift.core.io import atomic_write_text
-from synthlift.core.plots import plot_lift_bars
-from synthlift.core.stats import HELPS, HURTS, NO_DIFFERENCE, LiftSummary, verdict
-from synthlift.report.predictors import format_p, markdown_lines, skipped_by_reason, table_rows
-from synthlift.report.summary import Report
+from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, NOT_MEASURED, TOO_FEW_SEEDS
+from synthlift.report.lifts import (
+    forest_figure,
+    lift_cell,
+    markdown_table,
+    p_cell,
+    percent,
+    points,
+    verdict_cell,
+    verdict_counts,
+)
+from synthlift.report.predictors import markdown_lines, skipped_by_reason, table_rows
+from synthlift.report.provenance import code_versions_lines
+from synthlift.report.summary import Report, lift_column
 
 REPORT_MD = "report.md"
 REPORT_CSV = "report.csv"
-LIFT_BARS_PNG = "lift_bars.png"
+FOREST_PNG = "forest.png"
 ARCHIVED_NOTE = (
     "results of an earlier config of the same job, moved aside with their artefacts when the config (or its data) "
     "changed; not counted above"
 )
-PTS = 100.0  # metrics are fractions in [0, 1]; the markdown and plot show them as percent / points
+SHORT_LABEL = 20  # console label width: longer configuration labels become #1, #2... with a legend
 _CONCLUSIONS = {
     HELPS: "synthetic data helps",
     HURTS: "synthetic data hurts",
-    NO_DIFFERENCE: "no evidence that synthetic data helps or hurts",
+    EQUIVALENT: "synthetic data makes no difference beyond ±δ",
+    INCONCLUSIVE: "inconclusive",
 }
-
-
-def _fmt(value: float, signed: bool = False) -> str:
-    return "–" if not math.isfinite(value) else f"{value * PTS:{'+' if signed else ''}.2f}"
 
 
 def _lift_title(report: Report, lift: str) -> str:
@@ -44,31 +53,35 @@ def _lift_title(report: Report, lift: str) -> str:
 
 
 def _lift_table(report: Report, lift: str) -> tuple[list[str], list[list[str]]]:
-    """Headers and display rows of one lift, shared by the console and the markdown output."""
+    """Headers and rows of one lift in report.md."""
     treated, baseline = report.lift_pairs[lift]
-    ci_pct = f"{report.confidence * 100:g}%"
-    headers = ["config", "n", "failed", "seeds", f"{baseline} (%)", f"{treated} (%)"]
-    headers += ["lift (pts)", f"{ci_pct} CI (pts)", "p", "verdict"]
+    ci = f"{(1 - report.rule.alpha) * 100:g}% CI"
+    headers = ["config", "n", "failed", "seeds", f"{baseline} (%)", f"{treated} (%)", f"lift (pts) [{ci}]"]
+    headers += ["p", "p adj.", "p equiv. adj.", "verdict"]
     rows = []
     for _, row in report.groups.iterrows():
-        s = report.summary(row, lift)
-        ci = "–" if not math.isfinite(s.ci_low) else f"[{_fmt(s.ci_low)}, {_fmt(s.ci_high)}]"
+        judged = report.lift_row(row, lift)
         rows.append(
-            [row["config"], str(s.n), str(row["n_failed"]), row["seeds"], _fmt(row[f"{lift}_baseline"])]
-            + [_fmt(row[f"{lift}_treated"]), _fmt(s.mean, signed=True), ci, format_p(s.p_value), verdict(s)]
+            [row["config"], str(judged["n"]), str(row["n_failed"]), row["seeds"], percent(judged["baseline"])]
+            + [percent(judged["treated"]), lift_cell(judged), p_cell(judged["p_value"])]
+            + [p_cell(judged["p_adjusted"]), p_cell(judged["p_equivalence_adjusted"]), verdict_cell(judged)]
         )
     return headers, rows
 
 
-def conclusion(summary: LiftSummary, confidence: float) -> str:
+def conclusion(judged: dict, alpha: float) -> str:
     """One plain-language sentence, e.g. "synthetic data helps: +1.6 pts (95% CI [0.4, 2.8]) over 5 seeds"."""
-    if summary.n == 0:
+    verdict = judged["verdict"]
+    if verdict == NOT_MEASURED:
         return "no successful runs measured this lift"
-    effect = f"{summary.mean * PTS:+.1f} pts"
-    if summary.n < 2:
+    effect = f"{points(judged['lift'], digits=1)} pts"
+    if verdict == TOO_FEW_SEEDS:
         return f"too few seeds to tell: {effect} from a single seed"
-    ci = f"{confidence * 100:g}% CI [{summary.ci_low * PTS:.1f}, {summary.ci_high * PTS:.1f}]"
-    return f"{_CONCLUSIONS[verdict(summary)]}: {effect} ({ci}) over {summary.n} seeds"
+    ci = f"{(1 - alpha) * 100:g}% CI [{points(judged['ci_low'], False, 1)}, {points(judged['ci_high'], False, 1)}]"
+    sentence = f"{_CONCLUSIONS[verdict]}: {effect} ({ci}) over {judged['n']} seeds"
+    if verdict == INCONCLUSIVE:
+        sentence += f"; about {judged['seeds_needed']} seeds would decide it"
+    return sentence
 
 
 def _conclusions(report: Report) -> list[tuple[str, str]]:
@@ -77,10 +90,7 @@ def _conclusions(report: Report) -> list[tuple[str, str]]:
     if lift is None:
         return []
     return [
-        (
-            row["config"],
-            f"{_lift_title(report, lift)}: {conclusion(report.summary(row, lift), report.confidence)}",
-        )
+        (row["config"], f"{_lift_title(report, lift)}: {conclusion(report.lift_row(row, lift), report.rule.alpha)}")
         for _, row in report.groups.iterrows()
     ]
 
@@ -98,17 +108,27 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _judged_of(report: Report, lift: str):
+    """The lift's judged rows as a table with the columns `verdict_counts` reads."""
+    return report.groups.rename(columns={lift_column(lift, "verdict"): "verdict"})
+
+
 def to_markdown(report: Report) -> str:
     n_ok = int(report.groups["n"].sum())
     shared = ", ".join(f"`{override}`" for override in report.common)
+    family = f"the sweep's {len(report.groups)} configurations"
     lines = [
         f"# synthlift report: {report.sweep_dir}",
         "",
         f"{len(report.groups)} configurations, {n_ok} ok runs, {len(report.failed)} failed runs. "
         "Metrics are measured on the held-out real test set and shown in percent; a lift is "
         "treated − baseline in percentage points (pts), paired by seed, with a "
-        f"{report.confidence * 100:g}% Student-t CI and a two-sided paired t-test p-value. "
+        f"{(1 - report.rule.alpha) * 100:g}% Student-t CI and a two-sided paired t-test p-value. "
         f"`{REPORT_CSV}` holds the same numbers as fractions at full precision.",
+        "",
+        report.rule.describe(family, len(report.groups)) + " Each lift is its own family.",
+        "",
+        *code_versions_lines(report.code_versions),
         "",
         f"Settings shared by every run: {shared or 'none beyond the defaults'}.",
         "",
@@ -121,9 +141,8 @@ def to_markdown(report: Report) -> str:
         lines.append("No successful run reported a lift.")
     for lift in report.lift_pairs:
         headers, rows = _lift_table(report, lift)
-        lines += ["", f"## {_lift_title(report, lift)}", "", "| " + " | ".join(headers) + " |"]
-        lines += ["|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+        counts = verdict_counts(_judged_of(report, lift))
+        lines += ["", f"## {_lift_title(report, lift)}", "", f"Verdicts: {counts}.", "", *markdown_table(headers, rows)]
     if report.predictors is not None:
         lines += ["", "## Which quality metric predicts lift?", "", *markdown_lines(report.predictors)]
     if not_measured := _not_measured(report):
@@ -140,44 +159,82 @@ def to_markdown(report: Report) -> str:
 
 
 def write_report(report: Report) -> list[Path]:
-    """Write report.md, report.csv and (when a lift exists) lift_bars.png into the sweep directory."""
+    """Write report.md, report.csv and (when a lift exists) forest.png into the sweep directory."""
     paths = [report.sweep_dir / REPORT_MD, report.sweep_dir / REPORT_CSV]
     atomic_write_text(paths[0], to_markdown(report))
     atomic_write_text(paths[1], report.groups.to_csv(index=False))
     primary = report.primary_lift
     if primary is not None:
-        rows = [(row["config"], report.summary(row, primary)) for _, row in report.groups.iterrows()]
-        paths.append(report.sweep_dir / LIFT_BARS_PNG)
-        plot_lift_bars(rows, paths[-1], f"{_lift_title(report, primary)} (pts)", scale=PTS)
+        fields = ("lift", "ci_low", "ci_high", "verdict")
+        table = report.groups.rename(columns={lift_column(primary, name): name for name in fields})
+        paths.append(report.sweep_dir / FOREST_PNG)
+        forest_figure(table, "config", paths[-1], report.rule, f"{_lift_title(report, primary)} (pts)")
     return paths
 
 
-def _console_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header, overflow="fold")  # fold, not "…": a cut-off config name is useless
-    for row in rows:
-        table.add_row(*map(Text, row))  # Text: overrides like "a=[x]" are not rich markup
+def short_label(config: str) -> str:
+    """`gan=text/cgan, tricks=text/paper` -> `cgan paper`: the values of the overrides, without group paths."""
+    values = [part.split("=", 1)[-1].rsplit("/", 1)[-1] for part in config.split(", ")]
+    return re.sub(r"\s+", " ", " ".join(values)).strip()
+
+
+def _console_labels(report: Report) -> tuple[list[str], list[tuple[str, str]]]:
+    """A label per configuration that fits its column, and the legend of those that had to be numbered."""
+    labels, legend = [], []
+    for number, config in enumerate(report.groups["config"], start=1):
+        label = short_label(config)
+        if len(label) > SHORT_LABEL:
+            label = f"#{number}"
+            legend.append((label, config))
+        labels.append(label)
+    return labels, legend
+
+
+def _console_table(report: Report, lift: str, labels: list[str]) -> Table:
+    ci = f"{(1 - report.rule.alpha) * 100:g}% CI"
+    table = Table(title=_lift_title(report, lift), box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column("config", no_wrap=True, max_width=SHORT_LABEL)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column(f"lift pts [{ci}]", no_wrap=True)
+    table.add_column("p adj", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for label, (_, row) in zip(labels, report.groups.iterrows(), strict=True):
+        judged = report.lift_row(row, lift)
+        verdict = verdict_cell(judged).replace("inconclusive (needs ", "inconclusive (")
+        cells = [label, str(judged["n"]), lift_cell(judged, digits=1), p_cell(judged["p_adjusted"]), verdict]
+        table.add_row(*map(Text, cells))  # Text: overrides like "a=[x]" are not rich markup
     return table
 
 
-def print_report(report: Report, console: Console | None = None) -> None:
+def print_report(report: Report, console: Console | None = None, all_lifts: bool = False) -> None:
+    """The console summary: the primary lift (every lift with `all_lifts`), in at most 80 columns."""
     console = console or Console()
-    for lift in report.lift_pairs:
-        console.print(_console_table(_lift_title(report, lift), *_lift_table(report, lift)))
-    for config, text in _conclusions(report):
-        console.print(Text.assemble((config, "bold"), ": ", text))
-    if (predictors := report.predictors) is not None:
+    labels, legend = _console_labels(report)
+    lifts = list(report.lift_pairs) if all_lifts else list(report.lift_pairs)[:1]
+    for lift in lifts:
+        console.print(_console_table(report, lift, labels))
+    for label, config in legend:
+        console.print(Text(f"{label} = {config}"))
+    if len(report.lift_pairs) > len(lifts):
+        others = ", ".join(list(report.lift_pairs)[len(lifts) :])
+        console.print(Text(f"Other lifts ({others}): in {REPORT_MD}, or with --all-lifts.", style="dim"))
+    if (predictors := report.predictors) is not None and predictors.ranked:
         title = f"Which quality metric predicts {predictors.lift}? (across {predictors.unit})"
-        console.print(_console_table(title, *table_rows(predictors)))
+        headers, rows = table_rows(predictors)
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+        for header in ["metric", "n", "rho", "p", "p Holm", "predicts?"]:
+            table.add_column(header, no_wrap=header != "predicts?")
+        for row in rows:
+            table.add_row(*map(Text, row))
+        console.print(table)
         for names, why in skipped_by_reason(predictors):
             console.print(Text.assemble(("no correlation: ", "yellow"), f"{', '.join(names)}: {why}"))
     for config, name, why in _not_measured(report):
         console.print(Text.assemble(("not measured: ", "yellow"), (config, "bold"), f": {name}: {why}"))
     for warning in report.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), warning))
-    console.print(Text(f"\nFailed runs ({len(report.failed)})", style="bold"))
+    console.print(Text(f"Failed runs: {len(report.failed)}", style="bold"))
     for run in report.failed:
         console.print(Text(f"  {run.run_dir}: {run.error}"))
     if report.archived:
-        console.print(Text(f"\nArchived results ({len(report.archived)}): {ARCHIVED_NOTE}", style="bold"))
+        console.print(Text(f"Archived results ({len(report.archived)}): {ARCHIVED_NOTE}", style="bold"))

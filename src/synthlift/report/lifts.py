@@ -1,0 +1,166 @@
+"""The reporting layer every table shares: runs → per-configuration paired summaries → adjusted verdicts →
+markdown cells, a verdict count and a forest plot.
+
+A table module (the sweep report, the leaderboard, gupta2019, handsoff, `synthlift compare`) says which runs
+and which rows; `judge` and `paired_table` turn per-seed paired lifts into one row per configuration with its CI,
+raw and adjusted p-values and verdict (synthlift.core.verdicts), judged together as the table's family; the
+formatters below print them the same way in every table, and `plot_forest` draws them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthlift.core.plots import plot_forest
+from synthlift.core.verdicts import INCONCLUSIVE, VERDICTS, Decision, DecisionRule, decide
+
+POINTS = 100.0  # metrics are fractions; tables show percent and lifts in points
+DASH = "—"
+JUDGED_COLUMNS = (
+    "n",
+    "lift",
+    "std",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "p_equivalence",
+    "p_equivalence_adjusted",
+    "verdict",
+    "seeds_needed",
+)
+
+
+def _columns(decision: Decision) -> dict[str, Any]:
+    s = decision.summary
+    return {
+        "n": s.n,
+        "lift": s.mean,
+        "std": s.std,
+        "ci_low": s.ci_low,
+        "ci_high": s.ci_high,
+        "p_value": s.p_value,
+        "p_adjusted": decision.p_adjusted,
+        "p_equivalence": decision.p_equivalence,
+        "p_equivalence_adjusted": decision.p_equivalence_adjusted,
+        "verdict": decision.verdict,
+        "seeds_needed": decision.seeds_label,
+    }
+
+
+def judge(
+    keys: Sequence[Mapping[str, Any]], differences: Sequence[Sequence[float]], rule: DecisionRule
+) -> pd.DataFrame:
+    """One row per configuration: its `keys` columns and the judged columns of its per-seed lifts, all rows
+    judged as one family (the multiplicity adjustment spans the whole table)."""
+    decisions = decide(differences, rule)
+    return pd.DataFrame([{**key, **_columns(d)} for key, d in zip(keys, decisions, strict=True)])
+
+
+def paired_table(
+    runs: pd.DataFrame,
+    by: Sequence[str],
+    rule: DecisionRule,
+    treated: str = "acc_augmented",
+    baseline: str = "acc_real_only",
+    means: Sequence[str] = (),
+    firsts: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Group `runs` (one row per seed, both arms' metrics in it) by `by` and judge each group's paired lifts
+    `treated − baseline`. `means` are averaged per group (quality metrics, compute time), `firsts` taken
+    from its first run (labels that are constant within a group). Runs missing either arm are left out."""
+    keys, differences = [], []
+    measured = runs[np.isfinite(runs[treated]) & np.isfinite(runs[baseline])] if len(runs) else runs
+    for values, group in measured.groupby(list(by), sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        key = dict(zip(by, values, strict=True))
+        key.update({column: group[column].iloc[0] for column in firsts})
+        key.update({column: group[column].mean() for column in means})
+        key["treated"], key["baseline"] = group[treated].mean(), group[baseline].mean()
+        keys.append(key)
+        differences.append((group[treated] - group[baseline]).to_numpy())
+    if not keys:
+        return pd.DataFrame(columns=[*by, *firsts, *means, "treated", "baseline", *JUDGED_COLUMNS])
+    return judge(keys, differences, rule)
+
+
+# --- cells -------------------------------------------------------------------------------------------------
+def points(value: float, signed: bool = True, digits: int = 2) -> str:
+    """A fraction as percentage points (`+1.23`), or — when not measured."""
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{POINTS * value:{'+' if signed else ''}.{digits}f}"
+
+
+def percent(value: float, digits: int = 2) -> str:
+    return points(value, signed=False, digits=digits)
+
+
+def number(value: float, digits: int = 3) -> str:
+    return DASH if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def p_cell(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def lift_cell(row: Mapping[str, Any], digits: int = 2) -> str:
+    """`+1.12 [+0.07, +2.16]`: the lift and its CI in points."""
+    lift = points(row["lift"], digits=digits)
+    if not math.isfinite(row["ci_low"]):
+        return lift
+    return f"{lift} [{points(row['ci_low'], digits=digits)}, {points(row['ci_high'], digits=digits)}]"
+
+
+def verdict_cell(row: Mapping[str, Any]) -> str:
+    """The verdict; an inconclusive one says how many seeds would decide it."""
+    if row["verdict"] == INCONCLUSIVE and row.get("seeds_needed") not in (None, DASH, "–"):
+        return f"inconclusive (needs {row['seeds_needed']} seeds)"
+    return str(row["verdict"])
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    def cell(text: Any) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, headers)) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+
+
+def verdict_counts(table: pd.DataFrame) -> str:
+    """`3 helps, 1 hurts, 40 equivalent, 84 inconclusive` over the table's rows, in a fixed order."""
+    counts = Counter(table["verdict"]) if len(table) else Counter()
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "no rows"
+
+
+def decision_lines(table: pd.DataFrame, rule: DecisionRule, family: str, unit: str = "points") -> list[str]:
+    """The paragraph every table prints above its rows: what the verdicts mean, and how many of each."""
+    return [
+        rule.describe(family, len(table), unit=unit),
+        "",
+        f"Verdicts over the {len(table)} rows: {verdict_counts(table)}.",
+    ]
+
+
+def forest_figure(
+    table: pd.DataFrame, label: str, path: str | Path, rule: DecisionRule, title: str, panel: str | None = None
+) -> Path:
+    """A forest plot of the table's rows (lift and CI per row, sorted, coloured by verdict, the ±δ band shaded),
+    one panel per value of `panel` when given. Returns the path."""
+    panels: dict[str, list[tuple[str, float, float, float, str]]] = {}
+    for _, row in table.iterrows():
+        key = str(row[panel]) if panel else ""
+        panels.setdefault(key, []).append(
+            (str(row[label]), row["lift"] * POINTS, row["ci_low"] * POINTS, row["ci_high"] * POINTS, row["verdict"])
+        )
+    plot_forest(panels, path, rule.margin * POINTS, title)
+    return Path(path)
