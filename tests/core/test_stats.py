@@ -66,6 +66,8 @@ def test_consistent_gains_and_losses_get_verdicts():
     gains = np.subtract([0.81, 0.83, 0.82, 0.84], [0.78, 0.79, 0.80, 0.80])
     losses = np.subtract([0.74, 0.75, 0.73, 0.75], [0.78, 0.79, 0.80, 0.80])
     assert [d.verdict for d in decide([gains, losses], DecisionRule(correction="none"))] == ["helps", "hurts"]
+
+
 @pytest.mark.parametrize(
     ("treated", "baseline", "confidence"),
     [
