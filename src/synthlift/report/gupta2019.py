@@ -11,9 +11,9 @@ nothing changed trains nothing and rewrites the same table; `--render-only` skip
 from __future__ import annotations
 
 import datetime
-import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,20 @@ import pandas as pd
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import default_output_root
-from synthlift.core.stats import HELPS, HURTS, LiftSummary, summarize_paired, verdict
+from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, DecisionRule
 from synthlift.report.collect import chosen_option
+from synthlift.report.lifts import (
+    DASH,
+    decision_lines,
+    forest_figure,
+    lift_cell,
+    markdown_table,
+    p_cell,
+    paired_table,
+    percent,
+    verdict_cell,
+)
+from synthlift.report.provenance import code_versions_lines
 from synthlift.report.tables import (
     failures_section,
     machine_summary,
@@ -56,6 +68,7 @@ ROWS = {
 }
 HEADLINE_ROWS = ("none", "paper")
 NO_IMPROVEMENT = 0.0
+RULE = DecisionRule(margin=0.01)  # δ = 1 accuracy point; Holm over every row of the table, all settings
 
 
 @dataclass(frozen=True)
@@ -94,70 +107,44 @@ def describe(record: dict[str, Any]) -> dict[str, Any] | None:
 SETTING = ["dataset", "per_class", "embedder", "protocol"]
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per setting and row: the paired lift over seeds (95% CI, p, verdict), the arms' mean accuracies and
-    the published number with the sentence that compares them."""
-    out = []
-    for (dataset, per_class, embedder, protocol, tricks), group in runs.groupby([*SETTING, "tricks"], sort=False):
-        summary = summarize_paired(group["acc_augmented"], group["acc_real_only"])
-        published = PUBLISHED.get((dataset, tricks))
-        out.append(
-            {
-                "dataset": dataset,
-                "per_class": per_class,
-                "embedder": embedder,
-                "protocol": protocol,
-                "tricks": tricks,
-                "n": summary.n,
-                "acc_real_only": group["acc_real_only"].mean(),
-                "acc_augmented": group["acc_augmented"].mean(),
-                "lift": summary.mean,
-                "ci_low": summary.ci_low,
-                "ci_high": summary.ci_high,
-                "p_value": summary.p_value,
-                "verdict": verdict(summary),
-                "published": published.wording if published else "—",
-                "reproduced": reproduction(summary, published) if published else "not reported in the paper",
-                "compute_s": group["compute_s"].mean(),
-            }
-        )
-    return pd.DataFrame(out)
+def summarise(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
+    """Per setting and row: the paired lift over seeds with its 95% CI, raw and adjusted p and verdict (every row
+    of every setting judged as one family), the arms' mean accuracies and the published number with the sentence
+    that compares them."""
+    table = paired_table(runs, [*SETTING, "tricks"], rule, means=["acc_real_only", "acc_augmented", "compute_s"])
+    published = [PUBLISHED.get(key) for key in zip(table["dataset"], table["tricks"], strict=True)]
+    return table.assign(
+        published=[number.wording if number else DASH for number in published],
+        reproduced=[
+            reproduction(row, number, rule) if number else "not reported in the paper"
+            for (_, row), number in zip(table.iterrows(), published, strict=True)
+        ],
+    )
 
 
-def reproduction(summary: LiftSummary, published: Published) -> str:
-    """Whether our paired lift reproduces the paper's number, in one sentence."""
-    outcome = verdict(summary)
-    target = published.lift_points / 100
-    covers = summary.ci_low <= target <= summary.ci_high
+def reproduction(row: Mapping[str, Any], published: Published, rule: DecisionRule = RULE) -> str:
+    """Whether our judged lift (a row of `summarise`) reproduces the paper's number, in one sentence. An
+    inconclusive lift is undecided, not a failure to reproduce: more seeds would decide it."""
+    outcome, margin = row["verdict"], f"±{100 * rule.margin:g} point"
+    covers = row["ci_low"] <= published.lift_points / 100 <= row["ci_high"]
+    if outcome not in (HELPS, HURTS, EQUIVALENT):
+        covered = outcome == INCONCLUSIVE and covers and published.lift_points != NO_IMPROVEMENT
+        return f"undecided: {verdict_cell(row)}" + (f" (the CI covers {published.wording})" if covered else "")
     if published.lift_points == NO_IMPROVEMENT:
-        if outcome == HELPS:
-            return "not reproduced: here the vanilla GAN helps (CI above 0)"
-        return "reproduced: no improvement" + (" (it hurts: CI below 0)" if outcome == HURTS else " (CI covers 0)")
+        return {
+            HELPS: "not reproduced: here the vanilla GAN helps (CI above 0)",
+            HURTS: "reproduced: no improvement (it hurts: CI below 0)",
+            EQUIVALENT: f"reproduced: no improvement (equivalent to 0 within {margin})",
+        }[outcome]
     if outcome == HELPS:
         return (
             f"reproduced: helps, CI covers {published.wording}"
             if covers
-            else (f"partly: helps, but the CI excludes {published.wording}")
+            else f"partly: helps, but the CI excludes {published.wording}"
         )
     if outcome == HURTS:
         return "contradicted: it hurts (CI below 0)"
-    if not math.isfinite(summary.ci_low):
-        return f"undecided: {outcome}"
-    return "not reproduced: no significant lift" + (
-        f" (the CI covers both 0 and {published.wording})" if covers else ""
-    )
-
-
-def _points(value: float) -> str:
-    return "—" if not math.isfinite(value) else f"{100 * value:+.2f}"
-
-
-def _percent(value: float) -> str:
-    return "—" if not math.isfinite(value) else f"{100 * value:.2f}"
-
-
-def _lift_cell(row: pd.Series) -> str:
-    return f"{_points(row['lift'])} [{_points(row['ci_low'])}, {_points(row['ci_high'])}]"
+    return f"not reproduced: equivalent to no lift (within {margin})"
 
 
 def _setting_title(dataset: str, per_class: int, embedder: str, protocol: str) -> str:
@@ -167,49 +154,52 @@ def _setting_title(dataset: str, per_class: int, embedder: str, protocol: str) -
 def _headline_table(summary: pd.DataFrame) -> list[str]:
     header = ["setting", "n", "real only (%)", "vanilla GAN: lift", "paper", "reproduced?"]
     header += ["all tricks: lift", "paper", "reproduced?"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    body = []
     for setting, rows in summary.groupby(SETTING, sort=False):
         by_row = rows.set_index("tricks")
         if not set(HEADLINE_ROWS) <= set(by_row.index):
             continue
         vanilla, tricks = by_row.loc["none"], by_row.loc["paper"]
-        cells = [_setting_title(*setting), f"{min(vanilla['n'], tricks['n'])}", _percent(vanilla["acc_real_only"])]
+        cells = [_setting_title(*setting), f"{min(vanilla['n'], tricks['n'])}", percent(vanilla["acc_real_only"])]
         for row in (vanilla, tricks):
-            cells += [_lift_cell(row), row["published"], row["reproduced"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+            cells += [lift_cell(row), row["published"], row["reproduced"]]
+        body.append(cells)
+    return markdown_table(header, body)
 
 
 def _setting_section(setting: tuple, rows: pd.DataFrame) -> list[str]:
     real = rows.loc[rows["tricks"] == "none", "acc_real_only"]
-    real_text = f"{_percent(real.iloc[0])} %" if len(real) else "—"
-    header = ["row", "n", "augmented (%)", "lift (points) [95% CI]", "p", "verdict", "paper", "reproduced?", "s/run"]
-    lines = [
-        f"### {_setting_title(*setting)}",
-        "",
-        f"Real only: {real_text} accuracy (mean over the vanilla row's seeds).",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
+    real_text = f"{percent(real.iloc[0])} %" if len(real) else DASH
+    header = ["row", "n", "augmented (%)", "lift (points) [95% CI]", "p", "p adj.", "verdict", "paper", "reproduced?"]
     order = {tricks: index for index, tricks in enumerate(ROWS)}
-    for _, row in rows.sort_values("tricks", key=lambda column: column.map(order)).iterrows():
-        cells = [
+    body = [
+        [
             ROWS[row["tricks"]],
             str(row["n"]),
-            _percent(row["acc_augmented"]),
-            _lift_cell(row),
-            "—" if not math.isfinite(row["p_value"]) else f"{row['p_value']:.3f}",
-            row["verdict"],
+            percent(row["acc_augmented"]),
+            lift_cell(row),
+            p_cell(row["p_value"]),
+            p_cell(row["p_adjusted"]),
+            verdict_cell(row),
             row["published"],
             row["reproduced"],
             f"{row['compute_s']:.0f}",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        for _, row in rows.sort_values("tricks", key=lambda column: column.map(order)).iterrows()
+    ]
+    return [
+        f"### {_setting_title(*setting)}",
+        "",
+        f"Real only: {real_text} accuracy (mean over the vanilla row's seeds).",
+        "",
+        *markdown_table([*header, "s/run"], body),
+    ]
 
 
-def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None) -> str:
+def render(
+    summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None, figure: str | None = None
+) -> str:
+    """The markdown of the table; `figure` is the forest plot's file name beside it, when one was drawn."""
     commands = [
         f"python -m synthlift.run -m --config-name text experiment=text/{name} {' '.join(extra)}".rstrip()
         for name, extra in STAGES
@@ -227,6 +217,8 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
         f"over runs; {run_span(runs, ', 2 jobs at a time')}"
         + (f"; this command took {wall_s / 60:.1f} min (finished jobs resume without work)." if wall_s else "."),
         "",
+        *code_versions_lines(runs["code"]),
+        "",
         "Protocol: every lift is accuracy(real + synthetic) − accuracy(real only) on the held-out real test set",
         "(20% of each dataset, the same for every seed), paired by seed, mean over seeds with its 95% Student-t CI",
         "and paired p-value. `protocol=paper` is the paper's fixed classifier; `protocol=tuned` lets each arm",
@@ -236,7 +228,11 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
         "the defaults of `conf/gan/text/cgan.yaml` and `conf/tricks/text/_base.yaml`; no hold-out dataset is",
         "reported. The paper's numbers are its all-tricks lifts (+1.6 movie, +1.7 product reviews) and its",
         'vanilla GAN\'s "no improvement"; its label budget and embeddings are not ours, so "reproduced" means',
-        "the same conclusion (a CI above 0 covering the paper's lift; a vanilla CI that does not exclude 0).",
+        "the same conclusion: all tricks *helps* with a CI covering the paper's lift; the vanilla GAN *equivalent*",
+        "to no lift (or *hurts*). An *inconclusive* row is undecided, with the seeds that would decide it.",
+        "",
+        *decision_lines(summary, RULE, "every row of this table (all settings)"),
+        *([] if figure is None else ["", f"![Forest plot of every row, one panel per setting]({figure})"]),
         "",
         "## Headline rows",
         "",
@@ -247,6 +243,21 @@ def render(summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_
     for setting, rows in summary.groupby(SETTING, sort=False):
         out += ["", *_setting_section(setting, rows)]
     return "\n".join([*out, *failures_section(failures)]) + "\n"
+
+
+def forest(summary: pd.DataFrame, path: Path) -> Path:
+    """The forest plot of every row, one panel per setting."""
+    return forest_figure(
+        summary.assign(
+            row=summary["tricks"].map(ROWS),
+            setting=[_setting_title(*setting) for setting in summary[SETTING].itertuples(index=False)],
+        ),
+        "row",
+        path,
+        RULE,
+        "Lift over real only (accuracy points, 95% CI)",
+        panel="setting",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = summarise(runs.sort_values([*SETTING, "tricks", "seed"]))
     wall_s = None if args.render_only else time.perf_counter() - started
-    atomic_write_text(args.output, render(summary, runs, failures, wall_s))
-    print(f"wrote {args.output} ({len(runs)} runs)")
+    figure = forest(summary, args.output.with_suffix(".png"))
+    atomic_write_text(args.output, render(summary, runs, failures, wall_s, figure.name))
+    print(f"wrote {args.output} and {figure.name} ({len(runs)} runs)")
     return 1 if any(codes) else 0
 
 

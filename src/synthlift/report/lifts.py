@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich import box
+from rich.table import Table
+from rich.text import Text
 
 from synthlift.core.plots import plot_forest
 from synthlift.core.verdicts import INCONCLUSIVE, VERDICTS, Decision, DecisionRule, decide
@@ -38,7 +41,8 @@ JUDGED_COLUMNS = (
 )
 
 
-def _columns(decision: Decision) -> dict[str, Any]:
+def decision_columns(decision: Decision) -> dict[str, Any]:
+    """The judged columns (`JUDGED_COLUMNS`) of one row's decision."""
     s = decision.summary
     return {
         "n": s.n,
@@ -61,7 +65,7 @@ def judge(
     """One row per configuration: its `keys` columns and the judged columns of its per-seed lifts, all rows
     judged as one family (the multiplicity adjustment spans the whole table)."""
     decisions = decide(differences, rule)
-    return pd.DataFrame([{**key, **_columns(d)} for key, d in zip(keys, decisions, strict=True)])
+    return pd.DataFrame([{**key, **decision_columns(d)} for key, d in zip(keys, decisions, strict=True)])
 
 
 def paired_table(
@@ -147,8 +151,26 @@ def decision_lines(table: pd.DataFrame, rule: DecisionRule, family: str, unit: s
     return [
         rule.describe(family, len(table), unit=unit),
         "",
-        f"Verdicts over the {len(table)} rows: {verdict_counts(table)}.",
+        f"Rows by verdict ({len(table)} rows): {verdict_counts(table)}.",
     ]
+
+
+def console_table(
+    title: str, rows: Sequence[tuple[str, Mapping[str, Any]]], alpha: float, label_width: int, label: str = "config"
+) -> Table:
+    """The terminal's view of judged rows, within 80 columns: label, seeds, lift [CI] to one decimal, adjusted p
+    and verdict (an inconclusive one with the seeds that would decide it)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column(label, no_wrap=True, max_width=label_width)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column(f"lift pts [{(1 - alpha) * 100:g}% CI]", no_wrap=True)
+    table.add_column("p adj", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for label, row in rows:
+        verdict = verdict_cell(row).replace("inconclusive (needs ", "inconclusive (")
+        cells = [label, str(row["n"]), lift_cell(row, digits=1), p_cell(row["p_adjusted"]), verdict]
+        table.add_row(*map(Text, cells))  # Text: overrides like "a=[x]" are not rich markup
+    return table
 
 
 def forest_figure(

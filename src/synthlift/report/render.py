@@ -18,6 +18,7 @@ from rich.text import Text
 from synthlift.core.io import atomic_write_text
 from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, NOT_MEASURED, TOO_FEW_SEEDS
 from synthlift.report.lifts import (
+    console_table,
     forest_figure,
     lift_cell,
     markdown_table,
@@ -142,7 +143,14 @@ def to_markdown(report: Report) -> str:
     for lift in report.lift_pairs:
         headers, rows = _lift_table(report, lift)
         counts = verdict_counts(_judged_of(report, lift))
-        lines += ["", f"## {_lift_title(report, lift)}", "", f"Verdicts: {counts}.", "", *markdown_table(headers, rows)]
+        lines += [
+            "",
+            f"## {_lift_title(report, lift)}",
+            "",
+            f"Rows by verdict: {counts}.",
+            "",
+            *markdown_table(headers, rows),
+        ]
     if report.predictors is not None:
         lines += ["", "## Which quality metric predicts lift?", "", *markdown_lines(report.predictors)]
     if not_measured := _not_measured(report):
@@ -190,29 +198,17 @@ def _console_labels(report: Report) -> tuple[list[str], list[tuple[str, str]]]:
     return labels, legend
 
 
-def _console_table(report: Report, lift: str, labels: list[str]) -> Table:
-    ci = f"{(1 - report.rule.alpha) * 100:g}% CI"
-    table = Table(title=_lift_title(report, lift), box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    table.add_column("config", no_wrap=True, max_width=SHORT_LABEL)
-    table.add_column("n", justify="right", no_wrap=True)
-    table.add_column(f"lift pts [{ci}]", no_wrap=True)
-    table.add_column("p adj", justify="right", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    for label, (_, row) in zip(labels, report.groups.iterrows(), strict=True):
-        judged = report.lift_row(row, lift)
-        verdict = verdict_cell(judged).replace("inconclusive (needs ", "inconclusive (")
-        cells = [label, str(judged["n"]), lift_cell(judged, digits=1), p_cell(judged["p_adjusted"]), verdict]
-        table.add_row(*map(Text, cells))  # Text: overrides like "a=[x]" are not rich markup
-    return table
-
-
 def print_report(report: Report, console: Console | None = None, all_lifts: bool = False) -> None:
     """The console summary: the primary lift (every lift with `all_lifts`), in at most 80 columns."""
     console = console or Console()
     labels, legend = _console_labels(report)
     lifts = list(report.lift_pairs) if all_lifts else list(report.lift_pairs)[:1]
     for lift in lifts:
-        console.print(_console_table(report, lift, labels))
+        rows = [
+            (label, report.lift_row(row, lift))
+            for label, (_, row) in zip(labels, report.groups.iterrows(), strict=True)
+        ]
+        console.print(console_table(_lift_title(report, lift), rows, report.rule.alpha, SHORT_LABEL))
     for label, config in legend:
         console.print(Text(f"{label} = {config}"))
     if len(report.lift_pairs) > len(lifts):
