@@ -206,7 +206,7 @@ def recommendation(table: pd.DataFrame, rule: DecisionRule, rerun: str) -> str:
     if len(equivalent := table[table["verdict"] == EQUIVALENT]):
         parts.append(f"within ±{margin} of real-only: {', '.join(equivalent['method'])}")
     if len(hurting := table[table["verdict"] == HURTS]):
-        parts.append(f"hurts: {', '.join(f'{r.method} ({lift_cell(r)})' for r in hurting.itertuples())}")
+        parts.append("hurts: " + ", ".join(f"{r['method']} ({lift_cell(r)})" for _, r in hurting.iterrows()))
     if not parts:
         return "no method was measured: see the failed runs below."
     return "no method helps significantly; " + "; ".join(parts) + "."
