@@ -3,16 +3,17 @@ folder: embeddings, pilot and planned seeds all computed), with its defaults —
 baseline, a 5-seed pilot, at most 15 seeds per method, 2 jobs at a time. Goal: about 15 minutes on 2 cores.
 
 The CSV is a stratified 2,000-row sample of the CR reviews (`dataset.max_rows=2000`) read from
-$SYNTHLIFT_DATA_DIR (default ../shared/data); `--quick` compares two cheap methods on TF-IDF features with a
+$SYNTHLIFT_DATA_DIR (default ../shared/data); its report.md and forest.png stay in
+outputs/bench/compare_cold/compare/cr_2000/. `--quick` compares two cheap methods on TF-IDF features with a
 3-seed pilot, to check the path in about a minute.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,16 +28,17 @@ def run(quick: bool) -> list[dict]:
     overrides = ["dataset=text/file", f"dataset.source={source}", f"dataset.max_rows={ROWS}"]
     options = ["--methods", "smote,mixup", "--pilot-seeds", "3", "--max-seeds", "4"] if quick else []
     options += ["embedder=tfidf_svd"] if quick else []
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "SYNTHLIFT_OUTPUT_DIR": tmp, "WANDB_MODE": "offline"}
-        command = [sys.executable, "-m", "synthlift", "compare", *overrides, *options, "--name", "bench"]
-        start = time.perf_counter()
-        proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise RuntimeError(f"synthlift compare failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-        runs = sorted((Path(tmp) / "compare" / "bench" / "runs").rglob("results.json"))
-        report = (Path(tmp) / "compare" / "bench" / "report.md").read_text()
+    root = PROJECT_ROOT / "outputs" / "bench" / "compare_cold"  # kept: its report.md and forest.png are the answer
+    shutil.rmtree(root, ignore_errors=True)  # cold: no cached embedding, no finished run
+    env = {**os.environ, "SYNTHLIFT_OUTPUT_DIR": str(root), "WANDB_MODE": "offline"}
+    command = [sys.executable, "-m", "synthlift", "compare", *overrides, *options, "--name", "cr_2000"]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"synthlift compare failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    runs = sorted((root / "compare" / "cr_2000" / "runs").rglob("results.json"))
+    report = (root / "compare" / "cr_2000" / "report.md").read_text()
     recommendation = next(line for line in report.splitlines() if line.startswith("**Recommendation"))
     print(recommendation)
     kind = " (quick)" if quick else ""
