@@ -28,9 +28,23 @@ from omegaconf import OmegaConf
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
-from synthlift.core.stats import HELPS, LiftSummary, summarize_paired, verdict
+from synthlift.core.plots import plot_budget_curve
+from synthlift.core.verdicts import HELPS, HURTS, DecisionRule
 from synthlift.report.collect import chosen_option, load_runs, metric, settings
-from synthlift.report.provenance import code_label
+from synthlift.report.lifts import (
+    DASH,
+    POINTS,
+    decision_lines,
+    forest_figure,
+    judge,
+    lift_cell,
+    markdown_table,
+    number,
+    p_cell,
+    percent,
+    verdict_cell,
+)
+from synthlift.report.provenance import code_label, code_versions_lines
 from synthlift.report.tables import failures_section, machine_summary, run_span, run_stage, table_parser
 
 COMMAND = "python -m synthlift.report.handsoff"
@@ -76,6 +90,13 @@ PROTOCOL_KEYS = {  # column -> the config key the protocol paragraph reads off e
     "unet_steps": "downstream.max_steps",
 }
 STAGE_TIMES = ("gan", "inversion", "labeler", "generate", "quality", "downstream")
+RULE = DecisionRule(margin=0.01)  # δ = 1 mIoU point; Holm over the lifts of each table (one family per table)
+SCRATCH, TRANSFER = "real only (U-Net from scratch)", "ImageNet EfficientNet-Lite0 U-Net (real only)"
+FIGURES = {  # figures() name -> its alt text in the markdown
+    "forest": "Forest plot: every arm's mIoU lift over the real-only U-Net, one panel per domain",
+    "budgets": "Label-budget curve: lift against labeled images, a line per arm, one panel per domain",
+}
+VERSUS = {"miou_real_only": "real only", "miou_transfer": "ImageNet U-Net"}  # baseline column -> its name
 
 
 def _metric_row(record: dict) -> dict[str, float]:
@@ -133,36 +154,41 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), failures
 
 
-def paired(runs: pd.DataFrame, treated: str, baseline: str) -> LiftSummary:
-    """The lift treated - baseline over the seeds where both were measured."""
-    both = runs[[treated, baseline]].dropna()
-    return summarize_paired(both[treated].to_numpy(), both[baseline].to_numpy())
+def _lift(runs: pd.DataFrame, treated: str, baseline: str) -> pd.Series:
+    """Per-seed `treated − baseline` over the seeds that measured both."""
+    return (runs[treated] - runs[baseline]).dropna()
 
 
-def _points(summary: LiftSummary) -> str:
-    """A lift in mIoU points with its 95% CI and verdict."""
-    if summary.n == 0 or math.isnan(summary.mean):
-        return "–"
-    if math.isnan(summary.ci_low):
-        return f"{100 * summary.mean:+.1f} (n={summary.n})"
-    return f"{100 * summary.mean:+.1f} [{100 * summary.ci_low:+.1f}, {100 * summary.ci_high:+.1f}] {verdict(summary)}"
+def _by(table: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, pd.Series]:
+    return {tuple(row[key] for key in keys): row for _, row in table.iterrows()}
 
 
-def _percent(values: pd.Series) -> str:
+def judged_cell(row: pd.Series | None) -> str:
+    """`+5.0 [+2.5, +7.5] helps (p 0.004, adj. 0.030)`: a lift in points, its 95% CI, verdict and p-values (a
+    lift without spread has no t-test p of its own, only its adjusted one)."""
+    if row is None or row["n"] == 0:
+        return DASH
+    raw, adjusted = row["p_value"], row["p_adjusted"]
+    p = (f"p {p_cell(raw)}, adj. " if math.isfinite(raw) else "p adj. ") + p_cell(adjusted)
+    return f"{lift_cell(row, digits=1)} {verdict_cell(row)}" + (f" ({p})" if math.isfinite(adjusted) else "")
+
+
+def _reversed(row: pd.Series | None) -> pd.Series | None:
+    """The same comparison read the other way (baseline − treated): its CI mirrored, helps and hurts swapped."""
+    if row is None:
+        return None
+    flipped = row.copy()
+    flipped[["lift", "ci_low", "ci_high"]] = [-row["lift"], -row["ci_high"], -row["ci_low"]]
+    flipped["verdict"] = {HELPS: HURTS, HURTS: HELPS}.get(row["verdict"], row["verdict"])
+    return flipped
+
+
+def _mean_sd(values: pd.Series) -> str:
     """Mean ± sd over seeds, in percent."""
     values = values.dropna()
-    if values.empty:
-        return "–"
-    if len(values) == 1:
-        return f"{100 * values.mean():.1f}"
-    return f"{100 * values.mean():.1f} ± {100 * values.std(ddof=1):.1f}"
-
-
-def _number(values: pd.Series) -> str:
-    """The mean of a diagnostic to three significant digits (values range from MSEs near 0.1 to KIDs in
-    the hundreds)."""
-    values = values.dropna()
-    return "–" if values.empty else f"{values.mean():.3g}"
+    if len(values) < 2:
+        return percent(values.mean(), digits=1)
+    return f"{percent(values.mean(), digits=1)} ± {percent(values.std(ddof=1), digits=1)}"
 
 
 def _used(runs: pd.DataFrame, column: str, count: bool = False) -> str:
@@ -182,64 +208,74 @@ def best_strategy(runs: pd.DataFrame, domain: str, labeled: int) -> str:
     return str(lifts.idxmax())
 
 
-def setting_table(runs: pd.DataFrame, domain: str) -> list[str]:
-    """Per label budget: every arm's mIoU and its lift over the real-only and the ImageNet-pretrained U-Net."""
+def budget_lifts(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
+    """Every lift of the domain tables, each domain's lifts judged as one family: per label budget, the
+    ImageNet U-Net over the real-only one, and each synthetic strategy over both."""
+    tables = []
+    for domain, here in runs.groupby("domain", sort=True):
+        keys, differences = [], []
+        for labeled, budget in here.groupby("labeled"):
+            pairs = [(TRANSFER, budget.drop_duplicates("seed"), "miou_transfer", "miou_real_only")]
+            pairs += [
+                (title, budget[budget["strategy"] == strategy], "miou_augmented", baseline)
+                for strategy, title in STRATEGIES.items()
+                for baseline in VERSUS
+            ]
+            keys += [{"domain": domain, "labeled": labeled, "arm": arm, "versus": VERSUS[b]} for arm, _, _, b in pairs]
+            differences += [_lift(frame, treated, baseline) for _, frame, treated, baseline in pairs]
+        tables.append(judge(keys, differences, rule))
+    return pd.concat(tables, ignore_index=True)
+
+
+def setting_table(runs: pd.DataFrame, domain: str, lifts: pd.DataFrame) -> list[str]:
+    """Per label budget: every arm's mIoU and its lift over the real-only and the ImageNet-pretrained U-Net
+    (`lifts`: the domain's rows of `budget_lifts`)."""
     extra = SHAPES_EXTRA if domain == "shapes" else {}
-    header = ["labels", "arm", "mIoU %", "lift vs real only (points, 95% CI)", "lift vs ImageNet U-Net"]
-    header += [f"{title} (real only → arm)" for title in extra.values()]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    judged = _by(lifts, ["labeled", "arm", "versus"])
+    header = ["labels", "arm", "mIoU %", "lift vs real only (points, 95% CI), verdict (p, adjusted p)"]
+    header += ["lift vs ImageNet U-Net", *(f"{title} (real only → arm)" for title in extra.values())]
+    body = []
     for labeled in sorted(runs["labeled"].unique()):
         budget = runs[runs["labeled"] == labeled]
         baseline = budget.drop_duplicates("seed")
-        cells = [
-            [
-                str(labeled),
-                "real only (U-Net from scratch)",
-                _percent(baseline["miou_real_only"]),
-                "",
-                _points(paired(baseline, "miou_real_only", "miou_transfer")),
-            ]
-        ]
-        cells[0] += [_number(baseline[f"{name}_real_only"]) for name in extra]
-        cells.append(
-            [
-                "",
-                "ImageNet EfficientNet-Lite0 U-Net (real only)",
-                _percent(baseline["miou_transfer"]),
-                _points(paired(baseline, "miou_transfer", "miou_real_only")),
-                "",
-                *["" for _ in extra],
-            ]
+        transfer = judged.get((labeled, TRANSFER, VERSUS["miou_real_only"]))
+        body.append([str(labeled), SCRATCH, _mean_sd(baseline["miou_real_only"]), "", judged_cell(_reversed(transfer))])
+        body[-1] += [number(baseline[f"{name}_real_only"].mean()) for name in extra]
+        body.append(
+            ["", TRANSFER, _mean_sd(baseline["miou_transfer"]), judged_cell(transfer), "", *("" for _ in extra)]
         )
         for strategy, title in STRATEGIES.items():
             arm = budget[budget["strategy"] == strategy]
             if arm.empty:
                 continue
-            cells.append(
+            body.append(
                 [
                     "",
                     title,
-                    _percent(arm["miou_augmented"]),
-                    _points(paired(arm, "miou_augmented", "miou_real_only")),
-                    _points(paired(arm, "miou_augmented", "miou_transfer")),
-                    *[f"{_number(arm[f'{name}_real_only'])} → {_number(arm[f'{name}_augmented'])}" for name in extra],
+                    _mean_sd(arm["miou_augmented"]),
+                    *(judged_cell(judged.get((labeled, title, versus))) for versus in VERSUS.values()),
+                    *(
+                        f"{number(arm[f'{n}_real_only'].mean())} → {number(arm[f'{n}_augmented'].mean())}"
+                        for n in extra
+                    ),
                 ]
             )
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
-    return lines
+    return markdown_table(header, body)
 
 
 def diagnostics_table(runs: pd.DataFrame) -> list[str]:
     """Stage quality per (domain, labels), from the runs of each seed's shared pool (strategies agree)."""
     header = ["domain", "labels", *DIAGNOSTICS.values(), "GAN s", "inversion s", "labeler s"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    synthetic = runs[runs["strategy"] != "none"]
-    for (domain, labeled), group in synthetic.groupby(["domain", "labeled"]):
-        cells = [domain, str(labeled)]
-        cells += [_number(group[key]) for key in DIAGNOSTICS]
-        cells += [f"{group[f'{stage}_s'].max():.0f}" for stage in ("gan", "inversion", "labeler")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    body = [
+        [
+            domain,
+            str(labeled),
+            *(number(group[key].mean()) for key in DIAGNOSTICS),
+            *(f"{group[f'{stage}_s'].max():.0f}" for stage in ("gan", "inversion", "labeler")),
+        ]
+        for (domain, labeled), group in runs[runs["strategy"] != "none"].groupby(["domain", "labeled"])
+    ]
+    return markdown_table(header, body)
 
 
 def _setting_label(encoder_input_size: float | None, lr: float) -> str:
@@ -259,7 +295,6 @@ def tuning_section(tuning: pd.DataFrame, budgets: pd.DataFrame) -> list[str]:
     keys = list(TRANSFER_SETTINGS)
     tuning = tuning.assign(**{key: tuning[key].astype(object) for key in keys})  # keeps None a group
     domains = sorted(tuning["domain"].unique())
-    header = ["setting", *[f"{domain} val" for domain in domains], "mean val mIoU %", "mean test mIoU %"]
     rows = []
     for setting, group in tuning.groupby(keys, dropna=False):
         per_domain = group.groupby("domain")
@@ -267,7 +302,7 @@ def tuning_section(tuning: pd.DataFrame, budgets: pd.DataFrame) -> list[str]:
             {
                 "setting": setting,
                 "cells": [
-                    _percent(per_domain.get_group(d)["val_miou_transfer"]) if d in per_domain.groups else "–"
+                    _mean_sd(per_domain.get_group(d)["val_miou_transfer"]) if d in per_domain.groups else DASH
                     for d in domains
                 ],
                 "val": per_domain["val_miou_transfer"].mean().mean(),
@@ -275,22 +310,9 @@ def tuning_section(tuning: pd.DataFrame, budgets: pd.DataFrame) -> list[str]:
             }
         )
     rows.sort(key=lambda row: -row["val"])
-    lines = [
-        f"`experiment=image/{TUNING_STAGE}`: the ImageNet-pretrained U-Net trained on "
-        f"{_used(tuning, 'labeled')} real labeled images with the scratch U-Net's budget "
-        f"({_used(tuning, 'unet_steps')} steps), {_used(tuning, 'seed', count=True)} seeds, scored on a validation "
-        "set held out beside the test set. The scratch U-Net reaches "
-        f"{100 * tuning.groupby('domain')['val_miou_real_only'].mean().mean():.1f}% mean validation mIoU there.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += [
-        "| "
-        + " | ".join(
-            [_setting_label(*row["setting"]), *row["cells"], f"{100 * row['val']:.1f}", f"{100 * row['test']:.1f}"]
-        )
-        + " |"
+    header = ["setting", *[f"{domain} val" for domain in domains], "mean val mIoU %", "mean test mIoU %"]
+    body = [
+        [_setting_label(*row["setting"]), *row["cells"], percent(row["val"], digits=1), percent(row["test"], digits=1)]
         for row in rows
     ]
     winner = rows[0]["setting"]
@@ -299,15 +321,21 @@ def tuning_section(tuning: pd.DataFrame, budgets: pd.DataFrame) -> list[str]:
     with_transfer = budgets[budgets["transfer_lr"].notna()] if "transfer_lr" in budgets else budgets.iloc[0:0]
     used = {_setting_label(*setting) for setting in with_transfer[keys].astype(object).itertuples(index=False)}
     same = _setting_label(*configured) == _setting_label(*winner)
-    lines += [
+    return [
+        f"`experiment=image/{TUNING_STAGE}`: the ImageNet-pretrained U-Net trained on "
+        f"{_used(tuning, 'labeled')} real labeled images with the scratch U-Net's budget "
+        f"({_used(tuning, 'unet_steps')} steps), {_used(tuning, 'seed', count=True)} seeds, scored on a validation "
+        "set held out beside the test set. The scratch U-Net reaches "
+        f"{100 * tuning.groupby('domain')['val_miou_real_only'].mean().mean():.1f}% mean validation mIoU there.",
+        "",
+        *markdown_table(header, body),
         "",
         f"Chosen on validation: **{_setting_label(*winner)}**. {TRANSFER_YAML.relative_to(PROJECT_ROOT)} "
         + ("carries it" if same else f"**does not** carry it (it has {_setting_label(*configured)})")
         + "; the budget sweep's transfer baseline ran with "
-        + (", ".join(sorted(used)) or "–")
+        + (", ".join(sorted(used)) or DASH)
         + ".",
     ]
-    return lines
 
 
 def lever_title(lever: str) -> str:
@@ -317,9 +345,10 @@ def lever_title(lever: str) -> str:
     return lever
 
 
-def ablation_table(runs: pd.DataFrame) -> list[str]:
+def ablation_table(runs: pd.DataFrame, rule: DecisionRule = RULE) -> list[str]:
     """Per lever: its lift over the real-only U-Net, and its difference to the reference recipe (paired by
-    seed: same labeled images, same real-only model), with the stage diagnostics it moves."""
+    seed: same labeled images, same real-only model), with the stage diagnostics it moves; every lift of the
+    table judged as one family."""
     if runs.empty:
         return ["(the ablation has not run)"]
     # The strategy most levers ran with is the reference's (the budget sweep's best, given on the command
@@ -332,42 +361,42 @@ def ablation_table(runs: pd.DataFrame) -> list[str]:
         ]
     )
     reference = runs[runs["lever"] == ""].set_index("seed")["miou_augmented"]
-    header = [
-        "lever",
-        "strategy",
-        "lift vs real only",
-        "vs reference recipe",
-        "inversion MSE",
-        "labeler test mIoU",
-        "KID",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    runs = runs.assign(reference=runs["seed"].map(reference))
     order = {title: i for i, title in enumerate(LEVERS)}
-    for lever, group in sorted(runs.groupby("lever"), key=lambda item: order.get(lever_title(item[0]), len(order))):
-        versus = group.assign(reference=group["seed"].map(reference))
-        cells = [
+    levers = sorted(runs.groupby("lever"), key=lambda item: order.get(lever_title(item[0]), len(order)))
+    pairs = [(lever, group, "miou_real_only") for lever, group in levers]
+    pairs += [(lever, group, "reference") for lever, group in levers if lever]
+    keys = [{"lever": lever, "versus": baseline} for lever, _, baseline in pairs]
+    lifts = judge(keys, [_lift(group, "miou_augmented", baseline) for _, group, baseline in pairs], rule)
+    judged = _by(lifts, ["lever", "versus"])
+    header = ["lever", "strategy", "lift vs real only (points, 95% CI), verdict (p, adjusted p)"]
+    header += ["vs reference recipe", "inversion MSE", "labeler test mIoU", "KID"]
+    body = [
+        [
             lever_title(lever),
             ", ".join(sorted(group["strategy"].unique())),
-            _points(paired(group, "miou_augmented", "miou_real_only")),
-            "" if lever == "" else _points(paired(versus, "miou_augmented", "reference")),
-            _number(group["inversion_mse"]),
-            _number(group["labeler_test_miou"]),
-            _number(group["kid"]),
+            judged_cell(judged.get((lever, "miou_real_only"))),
+            "" if lever == "" else judged_cell(judged.get((lever, "reference"))),
+            *(number(group[key].mean()) for key in ("inversion_mse", "labeler_test_miou", "kid")),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        for lever, group in levers
+    ]
+    family = "the lever table's lifts (each lever vs real only and vs the reference recipe)"
+    return [*decision_lines(lifts, rule, family, unit="mIoU points"), "", *markdown_table(header, body)]
 
 
-def headline(runs: pd.DataFrame) -> list[str]:
-    """The best synthetic recipe per (domain, labels), and whether the issue's goal is met."""
+def headline(runs: pd.DataFrame, lifts: pd.DataFrame) -> list[str]:
+    """The best synthetic recipe per (domain, labels) with its judged lift (`budget_lifts`), and whether the
+    issue's goal is met."""
+    judged = _by(lifts, ["domain", "labeled", "arm", "versus"])
     lines = []
     helped = set()
-    for (domain, labeled), group in runs.groupby(["domain", "labeled"]):
+    for domain, labeled in runs.groupby(["domain", "labeled"]).groups:
         best = best_strategy(runs, domain, labeled)
-        summary = paired(group[group["strategy"] == best], "miou_augmented", "miou_real_only")
-        if verdict(summary) == HELPS:
+        row = judged.get((domain, labeled, STRATEGIES[best], VERSUS["miou_real_only"]))
+        if row is not None and row["verdict"] == HELPS:
             helped.add((domain, labeled))
-        lines.append(f"- **{domain}, {labeled} labels**: best recipe `{best}`, lift {_points(summary)}.")
+        lines.append(f"- **{domain}, {labeled} labels**: best recipe `{best}`, lift {judged_cell(row)}.")
     measured = set(runs.groupby(["domain", "labeled"]).groups)
     goal = [  # (name, settings that can meet it): met if one helped; not measured if the runs have none
         ("horse at 16 labels", {("horse", 16)}),
@@ -379,11 +408,30 @@ def headline(runs: pd.DataFrame) -> list[str]:
     ]
     lines += [
         "",
-        "Goal (a lift with its 95% CI above zero): "
+        "Goal (the best recipe's lift judged *helps* in its domain's table): "
         + "; ".join(f"{name}: {state}" for (name, _), state in zip(goal, states, strict=True))
         + ".",
     ]
     return lines
+
+
+def figures(lifts: pd.DataFrame, output: Path) -> dict[str, str]:
+    """Beside `output`: a forest plot of every lift over the real-only U-Net and the label-budget curve (lift
+    against labels, a line per arm), one panel per domain. Returns figure -> file name."""
+    over_real = lifts[lifts["versus"] == VERSUS["miou_real_only"]]
+    title = "mIoU lift over the real-only U-Net (points, 95% CI)"
+    over_real = over_real[over_real["n"] > 0]
+    labelled = over_real.assign(row=over_real["labeled"].astype(str) + " labels: " + over_real["arm"])
+    drawn = {"forest": forest_figure(labelled, "row", output.with_suffix(".png"), RULE, title, panel="domain").name}
+    curves: dict[str, dict[str, list[tuple[float, float, float, float]]]] = {}
+    for _, row in over_real.iterrows():
+        lift = tuple(POINTS * row[column] for column in ("lift", "ci_low", "ci_high"))
+        curves.setdefault(row["domain"], {}).setdefault(row["arm"], []).append((row["labeled"], *lift))
+    if curves:
+        path = output.with_name(f"{output.stem}_budgets.png")
+        plot_budget_curve(curves, path, RULE.margin * POINTS, title + " against labeled images")
+        drawn["budgets"] = path.name
+    return drawn
 
 
 def copy_sample_grids(runs: pd.DataFrame, folder: Path) -> dict[str, str]:
@@ -406,10 +454,13 @@ def render(
     grids: dict[str, str],
     wall_s: float | None,
     tuning: pd.DataFrame | None = None,
+    figures: dict[str, str] | None = None,
 ) -> str:
-    tuning = pd.DataFrame() if tuning is None else tuning
+    """The markdown of the table; `figures` are the names `figures()` wrote beside it."""
+    tuning, figures = pd.DataFrame() if tuning is None else tuning, figures or {}
     every = pd.concat([frame for frame in (budgets, ablation, tuning) if len(frame)])
     minutes = every.groupby("domain")["compute_s"].sum() / 60
+    lifts = budget_lifts(budgets)
     out = [
         "# HandsOff on CPU: does the synthetic data beat the real labels?",
         "",
@@ -421,6 +472,8 @@ def render(
         + (f"; {run_span(every)}" if run_span(every) else "")
         + (f"; this command took {wall_s / 60:.1f} min (finished jobs resume without work)." if wall_s else "."),
         "",
+        *code_versions_lines(every["code"]),
+        "",
         f"Protocol (read off the runs' configs): {_used(budgets, 'resolution')} px images; a StyleGAN2-like "
         f"generator trained {_used(budgets, 'gan_steps')} steps on each domain's unlabeled pool, an inversion "
         "encoder with a capped perceptual fine-tune, HandsOff's hypercolumn labeler (an MLP ensemble with an "
@@ -428,18 +481,21 @@ def render(
         f"{_used(budgets, 'num_synthetic')} generated images. Every U-Net is trained {_used(budgets, 'unet_steps')} "
         "steps (a two-phase strategy splits them), seeded like its real-only pair; mIoU on the held-out real test "
         f"set, mean ± sd over {_used(budgets, 'seed', count=True)} seeds; a lift is paired by seed with its 95% "
-        "Student-t CI and verdict.",
+        "Student-t CI, raw and adjusted p-values and a verdict; each table's lifts are judged as one family.",
         "",
         "## Headline",
         "",
-        *headline(budgets),
+        *headline(budgets, lifts),
+        *(f"\n![{alt}]({figures[name]})" for name, alt in FIGURES.items() if name in figures),
         "",
         "## The transfer-learning baseline, tuned on validation",
         "",
         *tuning_section(tuning, budgets),
     ]
     for domain in sorted(budgets["domain"].unique()):
-        out += ["", f"## {domain}", "", *setting_table(budgets[budgets["domain"] == domain], domain)]
+        here = lifts[lifts["domain"] == domain]
+        out += ["", f"## {domain}", "", *decision_lines(here, RULE, f"the {domain} table's lifts", unit="mIoU points")]
+        out += ["", *setting_table(budgets[budgets["domain"] == domain], domain, here)]
         if domain in grids:
             out += ["", f"Synthetic samples with their labels: ![{domain}]({grids[domain]})"]
             if budgets.loc[budgets["domain"] == domain, "read_from_files"].any():  # not synthlift's own data
@@ -498,7 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     grids = copy_sample_grids(budgets, args.output.parent / args.output.stem)
     wall_s = None if args.render_only else time.perf_counter() - started
     failures += tuning_failures + ablation_failures
-    atomic_write_text(args.output, render(budgets, ablation, failures, grids, wall_s, tuning))
+    drawn = figures(budget_lifts(budgets), args.output)
+    atomic_write_text(args.output, render(budgets, ablation, failures, grids, wall_s, tuning, drawn))
     print(f"wrote {args.output} ({len(tuning)} + {len(budgets)} + {len(ablation)} runs)")
     return 1 if any(codes) else 0
 
