@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--alpha", type=float, default=0.05, help="level of every claim, over both looks")
     parser.add_argument("--correction", choices=sorted(CORRECTIONS), default="holm")
     parser.add_argument("--pilot-seeds", type=int, default=5)
-    parser.add_argument("--max-seeds", type=int, default=15, help="cap of seeds per method after the pilot")
+    parser.add_argument("--max-seeds", type=int, default=10, help="cap of seeds per method after the pilot")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (joblib)")
     return parser
 

@@ -81,9 +81,9 @@ def _one_study(
     return sum(d.summary.n for d in decisions)
 
 
-def table(repeats: int, std: float, rows: int, seed: int = 0) -> list[dict]:
+def table(repeats: int, std: float, rows: int, max_seeds: int, seed: int = 0) -> list[dict]:
     """Verdict shares at true lifts 0, δ and 2δ, for a fixed 5-seed study and for seeds until decided."""
-    rule = DecisionRule()
+    rule = DecisionRule(max_seeds=max_seeds)
     out = []
     for label, lift in (("0", 0.0), ("δ", rule.margin), ("2δ", 2 * rule.margin)):
         for two_looks in (False, True):
@@ -91,7 +91,9 @@ def table(repeats: int, std: float, rows: int, seed: int = 0) -> list[dict]:
             out.append(
                 {
                     "true lift": label,
-                    "design": "pilot, then planned seeds" if two_looks else f"{rule.pilot_seeds} seeds, one look",
+                    "design": f"pilot, then ≤ {max_seeds} seeds"
+                    if two_looks
+                    else f"{rule.pilot_seeds} seeds, one look",
                     **{verdict: rates.rate(verdict) for verdict in (HELPS, HURTS, EQUIVALENT, INCONCLUSIVE)},
                     "mean seeds": rates.mean_seeds,
                 }
@@ -99,7 +101,7 @@ def table(repeats: int, std: float, rows: int, seed: int = 0) -> list[dict]:
     return out
 
 
-def markdown(rows_by_family: dict[int, list[dict]], repeats: int, std: float, command: str) -> str:
+def markdown(rows_by_family: dict[tuple[int, int], list[dict]], repeats: int, std: float, command: str) -> str:
     rule = DecisionRule()
     lines = [
         "# Error rates of the verdicts, by simulation",
@@ -108,15 +110,17 @@ def markdown(rows_by_family: dict[int, list[dict]], repeats: int, std: float, co
         f"(code version `{short_label(code_version())}`).",
         f"Per-seed lifts drawn normal with spread {std * 100:g} points (the leaderboard's 5-seed CIs at 50 labels per",
         f"class imply 0.8–2.4), judged as synthlift judges them: δ = {rule.margin * 100:g} point, α = {rule.alpha:g},",
-        f"Holm over the family's 2 tests per row, pilot of {rule.pilot_seeds} seeds, at most {rule.max_seeds} seeds,",
-        f"power target {rule.power:g}. {repeats} simulated studies per line; shares are per row.",
+        f"Holm over the family's 2 tests per row, pilot of {rule.pilot_seeds} seeds, then at most the cap of seeds",
+        f"(`synthlift compare` defaults to 10), power target {rule.power:g}. {repeats} simulated studies per line;",
+        "shares are per row.",
         "",
         "Claims: at a true lift of 0, *helps* at most α/2 and *helps* + *hurts* at most α; at a true lift of δ,",
         "*equivalent* at most α. The other columns are the power the designs reach.",
     ]
-    for rows, table_rows in rows_by_family.items():
+    for (rows, cap), table_rows in rows_by_family.items():
         headers = ["true lift", "design", HELPS, HURTS, EQUIVALENT, INCONCLUSIVE, "mean seeds"]
-        lines += ["", f"## {rows} row{'s' * (rows > 1)} in the family", "", "| " + " | ".join(headers) + " |"]
+        title = f"## {rows} row{'s' * (rows > 1)} in the family, cap {cap} seeds"
+        lines += ["", title, "", "| " + " | ".join(headers) + " |"]
         lines.append("|" + "---|" * len(headers))
         for row in table_rows:
             cells = [row["true lift"], row["design"], *(f"{row[h]:.3f}" for h in headers[2:6])]
@@ -129,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--std", type=float, default=0.015, help="spread of per-seed lifts (fraction)")
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 10], help="rows in the family (multiplicity)")
+    parser.add_argument("--caps", type=int, nargs="+", default=[10, 30], help="caps of seeds per row")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "experiments" / "verdict_simulation.md")
     args = parser.parse_args(argv)
-    tables = {rows: table(args.repeats, args.std, rows) for rows in args.rows}
+    tables = {(rows, cap): table(args.repeats, args.std, rows, cap) for rows in args.rows for cap in args.caps}
     command = " ".join(["python -m synthlift.core.verdict_simulation", *(argv if argv is not None else sys.argv[1:])])
     atomic_write_text(args.output, markdown(tables, args.repeats, args.std, command.strip()))
     print(f"wrote {args.output}")
