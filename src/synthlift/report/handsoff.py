@@ -6,9 +6,10 @@ scored on a validation set, so the baseline HandsOff must beat is not handicappe
 `conf/experiment/image/handsoff_budgets.yaml`: three domains x 8/16/50 labeled images x
 synthetic only / synthetic + real / synthetic pre-training, each paired by seed with the real-only U-Net and
 the ImageNet-pretrained U-Net; then `handsoff_ablation.yaml` once per lever in `LEVERS`, on horses at 16
-labels with synthetic + real), then writes `experiments/handsoff.md` from the sweeps'
-results.json files, never from typed numbers, with one sample grid per domain beside it. Sweeps resume, so a
-rerun with nothing changed trains nothing. `--render-only` skips the sweeps.
+labels with synthetic + real), then writes `experiments/handsoff.md` from the sweeps' results.json files, never
+from typed numbers (each table's lifts judged as one family: synthlift.report.lifts), with a forest plot
+(`handsoff.png`), a label-budget curve (`handsoff_budgets.png`) and one sample grid per domain beside it. Sweeps
+resume, so a rerun with nothing changed trains nothing. `--render-only` skips the sweeps.
 """
 
 from __future__ import annotations
@@ -92,10 +93,6 @@ PROTOCOL_KEYS = {  # column -> the config key the protocol paragraph reads off e
 STAGE_TIMES = ("gan", "inversion", "labeler", "generate", "quality", "downstream")
 RULE = DecisionRule(margin=0.01)  # δ = 1 mIoU point; Holm over the lifts of each table (one family per table)
 SCRATCH, TRANSFER = "real only (U-Net from scratch)", "ImageNet EfficientNet-Lite0 U-Net (real only)"
-FIGURES = {  # figures() name -> its alt text in the markdown
-    "forest": "Forest plot: every arm's mIoU lift over the real-only U-Net, one panel per domain",
-    "budgets": "Label-budget curve: lift against labeled images, a line per arm, one panel per domain",
-}
 VERSUS = {"miou_real_only": "real only", "miou_transfer": "ImageNet U-Net"}  # baseline column -> its name
 
 
@@ -124,19 +121,15 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
             continue
         config = OmegaConf.create(record["config"])
         dataset = record["config"]["dataset"]
-        strategy = chosen_option(record, "augment")
-        lever = sorted(
-            o
-            for o in settings(record)
-            if not o.startswith(("seed=", "dataset=", "dataset.num_labeled=", "experiment=", "augment="))
-        )
+        not_levers = ("seed=", "dataset=", "dataset.num_labeled=", "experiment=", "augment=")
+        lever = sorted(option for option in settings(record) if not option.startswith(not_levers))
         rows.append(
             {
                 "stage": stage,
                 "domain": dataset["name"],
                 "read_from_files": "root" in dataset,  # a dataset of paths.data_dir, not one synthlift makes
                 "labeled": int(dataset["num_labeled"]),
-                "strategy": strategy,
+                "strategy": chosen_option(record, "augment"),
                 "lever": ", ".join(lever),
                 "seed": record.get("seed"),
                 "run_dir": sweep_dir / run_dir,
@@ -144,19 +137,11 @@ def run_table(sweep_dir: Path, stage: str) -> tuple[pd.DataFrame, list[str]]:
                 "finished": pd.Timestamp(record.get("finished_at")),
                 "code": code_label(record),
                 **{column: OmegaConf.select(config, key) for column, key in PROTOCOL_KEYS.items()},
-                **{
-                    column: OmegaConf.select(config, f"transfer_baseline.{key}")
-                    for column, key in TRANSFER_SETTINGS.items()
-                },
+                **{col: OmegaConf.select(config, f"transfer_baseline.{key}") for col, key in TRANSFER_SETTINGS.items()},
                 **_metric_row(record),
             }
         )
     return pd.DataFrame(rows), failures
-
-
-def _lift(runs: pd.DataFrame, treated: str, baseline: str) -> pd.Series:
-    """Per-seed `treated − baseline` over the seeds that measured both."""
-    return (runs[treated] - runs[baseline]).dropna()
 
 
 def _by(table: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, pd.Series]:
@@ -186,9 +171,8 @@ def _reversed(row: pd.Series | None) -> pd.Series | None:
 def _mean_sd(values: pd.Series) -> str:
     """Mean ± sd over seeds, in percent."""
     values = values.dropna()
-    if len(values) < 2:
-        return percent(values.mean(), digits=1)
-    return f"{percent(values.mean(), digits=1)} ± {percent(values.std(ddof=1), digits=1)}"
+    spread = f" ± {percent(values.std(ddof=1), digits=1)}" if len(values) > 1 else ""
+    return percent(values.mean(), digits=1) + spread
 
 
 def _used(runs: pd.DataFrame, column: str, count: bool = False) -> str:
@@ -222,59 +206,43 @@ def budget_lifts(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
                 for baseline in VERSUS
             ]
             keys += [{"domain": domain, "labeled": labeled, "arm": arm, "versus": VERSUS[b]} for arm, _, _, b in pairs]
-            differences += [_lift(frame, treated, baseline) for _, frame, treated, baseline in pairs]
+            # each lift over the seeds that measured both arms
+            differences += [(frame[treated] - frame[base]).dropna() for _, frame, treated, base in pairs]
         tables.append(judge(keys, differences, rule))
     return pd.concat(tables, ignore_index=True)
 
 
 def setting_table(runs: pd.DataFrame, domain: str, lifts: pd.DataFrame) -> list[str]:
     """Per label budget: every arm's mIoU and its lift over the real-only and the ImageNet-pretrained U-Net
-    (`lifts`: the domain's rows of `budget_lifts`)."""
+    (from `lifts`, the rows of `budget_lifts`), after the rule and the verdict counts of the domain's family."""
     extra = SHAPES_EXTRA if domain == "shapes" else {}
+    lifts = lifts[lifts["domain"] == domain]
     judged = _by(lifts, ["labeled", "arm", "versus"])
     header = ["labels", "arm", "mIoU %", "lift vs real only (points, 95% CI), verdict (p, adjusted p)"]
     header += ["lift vs ImageNet U-Net", *(f"{title} (real only → arm)" for title in extra.values())]
     body = []
-    for labeled in sorted(runs["labeled"].unique()):
-        budget = runs[runs["labeled"] == labeled]
+    for labeled, budget in runs.groupby("labeled"):
         baseline = budget.drop_duplicates("seed")
         transfer = judged.get((labeled, TRANSFER, VERSUS["miou_real_only"]))
-        body.append([str(labeled), SCRATCH, _mean_sd(baseline["miou_real_only"]), "", judged_cell(_reversed(transfer))])
-        body[-1] += [number(baseline[f"{name}_real_only"].mean()) for name in extra]
-        body.append(
-            ["", TRANSFER, _mean_sd(baseline["miou_transfer"]), judged_cell(transfer), "", *("" for _ in extra)]
-        )
+        scratch = [_mean_sd(baseline["miou_real_only"]), "", judged_cell(_reversed(transfer))]
+        body.append([str(labeled), SCRATCH, *scratch, *(number(baseline[f"{n}_real_only"].mean()) for n in extra)])
+        body.append(["", TRANSFER, _mean_sd(baseline["miou_transfer"]), judged_cell(transfer), "", *[""] * len(extra)])
         for strategy, title in STRATEGIES.items():
             arm = budget[budget["strategy"] == strategy]
-            if arm.empty:
-                continue
-            body.append(
-                [
-                    "",
-                    title,
-                    _mean_sd(arm["miou_augmented"]),
-                    *(judged_cell(judged.get((labeled, title, versus))) for versus in VERSUS.values()),
-                    *(
-                        f"{number(arm[f'{n}_real_only'].mean())} → {number(arm[f'{n}_augmented'].mean())}"
-                        for n in extra
-                    ),
-                ]
-            )
-    return markdown_table(header, body)
+            lifts_cells = [judged_cell(judged.get((labeled, title, versus))) for versus in VERSUS.values()]
+            moved = [f"{number(arm[f'{n}_real_only'].mean())} → {number(arm[f'{n}_augmented'].mean())}" for n in extra]
+            body += [["", title, _mean_sd(arm["miou_augmented"]), *lifts_cells, *moved]] if len(arm) else []
+    family = decision_lines(lifts, RULE, f"the {domain} table's lifts", unit="mIoU points")
+    return [*family, "", *markdown_table(header, body)]
 
 
 def diagnostics_table(runs: pd.DataFrame) -> list[str]:
     """Stage quality per (domain, labels), from the runs of each seed's shared pool (strategies agree)."""
     header = ["domain", "labels", *DIAGNOSTICS.values(), "GAN s", "inversion s", "labeler s"]
-    body = [
-        [
-            domain,
-            str(labeled),
-            *(number(group[key].mean()) for key in DIAGNOSTICS),
-            *(f"{group[f'{stage}_s'].max():.0f}" for stage in ("gan", "inversion", "labeler")),
-        ]
-        for (domain, labeled), group in runs[runs["strategy"] != "none"].groupby(["domain", "labeled"])
-    ]
+    body = []
+    for (domain, labeled), group in runs[runs["strategy"] != "none"].groupby(["domain", "labeled"]):
+        seconds = [f"{group[f'{stage}_s'].max():.0f}" for stage in ("gan", "inversion", "labeler")]
+        body.append([domain, str(labeled), *(number(group[key].mean()) for key in DIAGNOSTICS), *seconds])
     return markdown_table(header, body)
 
 
@@ -295,27 +263,14 @@ def tuning_section(tuning: pd.DataFrame, budgets: pd.DataFrame) -> list[str]:
     keys = list(TRANSFER_SETTINGS)
     tuning = tuning.assign(**{key: tuning[key].astype(object) for key in keys})  # keeps None a group
     domains = sorted(tuning["domain"].unique())
-    rows = []
+    rows = []  # (mean validation mIoU, setting, cells)
     for setting, group in tuning.groupby(keys, dropna=False):
-        per_domain = group.groupby("domain")
-        rows.append(
-            {
-                "setting": setting,
-                "cells": [
-                    _mean_sd(per_domain.get_group(d)["val_miou_transfer"]) if d in per_domain.groups else DASH
-                    for d in domains
-                ],
-                "val": per_domain["val_miou_transfer"].mean().mean(),
-                "test": per_domain["miou_transfer"].mean().mean(),
-            }
-        )
-    rows.sort(key=lambda row: -row["val"])
+        val, test = group.groupby("domain")[["val_miou_transfer", "miou_transfer"]].mean().mean()
+        cells = [_mean_sd(group.loc[group["domain"] == domain, "val_miou_transfer"]) for domain in domains]
+        rows.append((val, setting, [_setting_label(*setting), *cells, percent(val, digits=1), percent(test, digits=1)]))
+    rows.sort(key=lambda row: -row[0])
     header = ["setting", *[f"{domain} val" for domain in domains], "mean val mIoU %", "mean test mIoU %"]
-    body = [
-        [_setting_label(*row["setting"]), *row["cells"], percent(row["val"], digits=1), percent(row["test"], digits=1)]
-        for row in rows
-    ]
-    winner = rows[0]["setting"]
+    winner = rows[0][1]
     shipped = OmegaConf.load(TRANSFER_YAML)
     configured = tuple(OmegaConf.select(shipped, key) for key in TRANSFER_SETTINGS.values())
     with_transfer = budgets[budgets["transfer_lr"].notna()] if "transfer_lr" in budgets else budgets.iloc[0:0]
@@ -328,7 +283,7 @@ def tuning_section(tuning: pd.DataFrame, budgets: pd.DataFrame) -> list[str]:
         "set held out beside the test set. The scratch U-Net reaches "
         f"{100 * tuning.groupby('domain')['val_miou_real_only'].mean().mean():.1f}% mean validation mIoU there.",
         "",
-        *markdown_table(header, body),
+        *markdown_table(header, [cells for *_, cells in rows]),
         "",
         f"Chosen on validation: **{_setting_label(*winner)}**. {TRANSFER_YAML.relative_to(PROJECT_ROOT)} "
         + ("carries it" if same else f"**does not** carry it (it has {_setting_label(*configured)})")
@@ -367,20 +322,16 @@ def ablation_table(runs: pd.DataFrame, rule: DecisionRule = RULE) -> list[str]:
     pairs = [(lever, group, "miou_real_only") for lever, group in levers]
     pairs += [(lever, group, "reference") for lever, group in levers if lever]
     keys = [{"lever": lever, "versus": baseline} for lever, _, baseline in pairs]
-    lifts = judge(keys, [_lift(group, "miou_augmented", baseline) for _, group, baseline in pairs], rule)
+    lifts = judge(keys, [(group["miou_augmented"] - group[baseline]).dropna() for _, group, baseline in pairs], rule)
     judged = _by(lifts, ["lever", "versus"])
     header = ["lever", "strategy", "lift vs real only (points, 95% CI), verdict (p, adjusted p)"]
     header += ["vs reference recipe", "inversion MSE", "labeler test mIoU", "KID"]
-    body = [
-        [
-            lever_title(lever),
-            ", ".join(sorted(group["strategy"].unique())),
-            judged_cell(judged.get((lever, "miou_real_only"))),
-            "" if lever == "" else judged_cell(judged.get((lever, "reference"))),
-            *(number(group[key].mean()) for key in ("inversion_mse", "labeler_test_miou", "kid")),
-        ]
-        for lever, group in levers
-    ]
+    body = []
+    for lever, group in levers:
+        versus = [judged_cell(judged.get((lever, baseline))) for baseline in ("miou_real_only", "reference")]
+        diagnostics = [number(group[key].mean()) for key in ("inversion_mse", "labeler_test_miou", "kid")]
+        strategies = ", ".join(sorted(group["strategy"].unique()))
+        body.append([lever_title(lever), strategies, versus[0], versus[1] if lever else "", *diagnostics])
     family = "the lever table's lifts (each lever vs real only and vs the reference recipe)"
     return [*decision_lines(lifts, rule, family, unit="mIoU points"), "", *markdown_table(header, body)]
 
@@ -389,40 +340,33 @@ def headline(runs: pd.DataFrame, lifts: pd.DataFrame) -> list[str]:
     """The best synthetic recipe per (domain, labels) with its judged lift (`budget_lifts`), and whether the
     issue's goal is met."""
     judged = _by(lifts, ["domain", "labeled", "arm", "versus"])
-    lines = []
-    helped = set()
-    for domain, labeled in runs.groupby(["domain", "labeled"]).groups:
+    lines, helped = [], set()
+    for (domain, labeled), _ in runs.groupby(["domain", "labeled"]):
         best = best_strategy(runs, domain, labeled)
         row = judged.get((domain, labeled, STRATEGIES[best], VERSUS["miou_real_only"]))
         if row is not None and row["verdict"] == HELPS:
             helped.add((domain, labeled))
         lines.append(f"- **{domain}, {labeled} labels**: best recipe `{best}`, lift {judged_cell(row)}.")
     measured = set(runs.groupby(["domain", "labeled"]).groups)
-    goal = [  # (name, settings that can meet it): met if one helped; not measured if the runs have none
-        ("horse at 16 labels", {("horse", 16)}),
-        ("shapes at 16 labels", {("shapes", 16)}),
-        ("some domain at 50 labels", {setting for setting in measured if setting[1] == 50}),
-    ]
+    goal = {  # name -> the settings that can meet it: met if one helped; not measured if the runs have none
+        "horse at 16 labels": {("horse", 16)},
+        "shapes at 16 labels": {("shapes", 16)},
+        "some domain at 50 labels": {setting for setting in measured if setting[1] == 50},
+    }
     states = [
-        "met" if settings & helped else "not met" if settings & measured else "not measured" for _, settings in goal
+        f"{name}: {'met' if s & helped else 'not met' if s & measured else 'not measured'}" for name, s in goal.items()
     ]
-    lines += [
-        "",
-        "Goal (the best recipe's lift judged *helps* in its domain's table): "
-        + "; ".join(f"{name}: {state}" for (name, _), state in zip(goal, states, strict=True))
-        + ".",
-    ]
-    return lines
+    return [*lines, "", f"Goal (the best recipe's lift judged *helps* in its domain's table): {'; '.join(states)}."]
 
 
 def figures(lifts: pd.DataFrame, output: Path) -> dict[str, str]:
     """Beside `output`: a forest plot of every lift over the real-only U-Net and the label-budget curve (lift
-    against labels, a line per arm), one panel per domain. Returns figure -> file name."""
-    over_real = lifts[lifts["versus"] == VERSUS["miou_real_only"]]
+    against labels, a line per arm), one panel per domain. Returns each figure's alt text -> file name."""
+    over_real = lifts[(lifts["versus"] == VERSUS["miou_real_only"]) & (lifts["n"] > 0)]
     title = "mIoU lift over the real-only U-Net (points, 95% CI)"
-    over_real = over_real[over_real["n"] > 0]
     labelled = over_real.assign(row=over_real["labeled"].astype(str) + " labels: " + over_real["arm"])
-    drawn = {"forest": forest_figure(labelled, "row", output.with_suffix(".png"), RULE, title, panel="domain").name}
+    forest = forest_figure(labelled, "row", output.with_suffix(".png"), RULE, title, panel="domain")
+    drawn = {"Forest plot: every arm's lift over the real-only U-Net, one panel per domain": forest.name}
     curves: dict[str, dict[str, list[tuple[float, float, float, float]]]] = {}
     for _, row in over_real.iterrows():
         lift = tuple(POINTS * row[column] for column in ("lift", "ci_low", "ci_high"))
@@ -430,7 +374,7 @@ def figures(lifts: pd.DataFrame, output: Path) -> dict[str, str]:
     if curves:
         path = output.with_name(f"{output.stem}_budgets.png")
         plot_budget_curve(curves, path, RULE.margin * POINTS, title + " against labeled images")
-        drawn["budgets"] = path.name
+        drawn["Label-budget curve: lift against labeled images, a line per arm, one panel per domain"] = path.name
     return drawn
 
 
@@ -454,10 +398,10 @@ def render(
     grids: dict[str, str],
     wall_s: float | None,
     tuning: pd.DataFrame | None = None,
-    figures: dict[str, str] | None = None,
+    drawn: dict[str, str] | None = None,
 ) -> str:
-    """The markdown of the table; `figures` are the names `figures()` wrote beside it."""
-    tuning, figures = pd.DataFrame() if tuning is None else tuning, figures or {}
+    """The markdown of the table; `drawn`: the figures `figures()` wrote beside it."""
+    tuning = pd.DataFrame() if tuning is None else tuning
     every = pd.concat([frame for frame in (budgets, ablation, tuning) if len(frame)])
     minutes = every.groupby("domain")["compute_s"].sum() / 60
     lifts = budget_lifts(budgets)
@@ -486,16 +430,14 @@ def render(
         "## Headline",
         "",
         *headline(budgets, lifts),
-        *(f"\n![{alt}]({figures[name]})" for name, alt in FIGURES.items() if name in figures),
+        *(f"\n![{alt}]({name})" for alt, name in (drawn or {}).items()),
         "",
         "## The transfer-learning baseline, tuned on validation",
         "",
         *tuning_section(tuning, budgets),
     ]
     for domain in sorted(budgets["domain"].unique()):
-        here = lifts[lifts["domain"] == domain]
-        out += ["", f"## {domain}", "", *decision_lines(here, RULE, f"the {domain} table's lifts", unit="mIoU points")]
-        out += ["", *setting_table(budgets[budgets["domain"] == domain], domain, here)]
+        out += ["", f"## {domain}", "", *setting_table(budgets[budgets["domain"] == domain], domain, lifts)]
         if domain in grids:
             out += ["", f"Synthetic samples with their labels: ![{domain}]({grids[domain]})"]
             if budgets.loc[budgets["domain"] == domain, "read_from_files"].any():  # not synthlift's own data
@@ -534,9 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
-    codes = (
-        [] if args.render_only else [run_stage(TUNING_STAGE, track="image"), run_stage(BUDGETS_STAGE, track="image")]
-    )
+    codes = [] if args.render_only else [run_stage(stage, track="image") for stage in (TUNING_STAGE, BUDGETS_STAGE)]
     tuning, tuning_failures = run_table(sweeps / TUNING_STAGE, TUNING_STAGE)
     budgets, failures = run_table(sweeps / BUDGETS_STAGE, BUDGETS_STAGE)
     if budgets.empty:
