@@ -1,8 +1,11 @@
 """`synthlift compare [OVERRIDES...]`: does synthetic data help on *my* data, and which generator?
 
 On the user's text table (`dataset=text/file dataset.source=my.csv`, any Hydra override as everywhere else) it
-runs real-only under the tuned protocol against every generator and cheap baseline of `METHODS`, each run paired
-by seed, and answers in plain words in `outputs/compare/<name>/report.md`, with `forest.png` beside it.
+runs real-only under the tuned protocol against every generator and cheap baseline of the text track's methods,
+each run paired by seed, and answers in plain words in `outputs/compare/<name>/report.md`, with `forest.png`
+beside it. On images (`dataset=image/folder dataset.root=...`, or any `dataset=image/...`) the methods are the
+ways of using HandsOff's synthetic labeled images (mixed in, pre-training then fine-tuning, replacing), each
+against the U-Net trained on the real labels alone, and the lift is in mIoU points.
 
 Enough seeds to decide, without cheating ("seeds until decided", synthlift.core.verdicts):
 1. a pilot of `--pilot-seeds` seeds per method, judged at α/2 over the family of methods (Holm);
@@ -21,6 +24,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +32,7 @@ from rich.console import Console
 from rich.text import Text
 
 from synthlift.core.io import atomic_write_text
-from synthlift.core.paths import PROJECT_ROOT, default_output_root
+from synthlift.core.paths import CONF_DIR, PROJECT_ROOT, default_output_root
 from synthlift.core.results import RESULTS_FILE
 from synthlift.core.sweep_progress import format_duration
 from synthlift.core.verdicts import (
@@ -43,7 +47,7 @@ from synthlift.core.verdicts import (
     decide_two_looks,
     plan_more_seeds,
 )
-from synthlift.report.collect import chosen_option
+from synthlift.report.collect import chosen_option, metric
 from synthlift.report.lifts import (
     DASH,
     console_table,
@@ -59,12 +63,54 @@ from synthlift.report.lifts import (
 from synthlift.report.provenance import code_versions_lines
 from synthlift.report.tables import failures_section, machine_summary, text_runs
 
-# Every generator of conf/gan/text that needs no download: the cheap baselines, then the learned generators.
-# (`llm` needs a language model folder: add it with --methods when you have one.)
-METHODS = ("smote", "mixup", "gaussian_jitter", "eda", "cvae", "ddpm", "cgan", "wgan_gp", "hinge_sn", "pacgan")
-EXPERIMENT = "text/compare"
+
+@dataclass(frozen=True)
+class Track:
+    """What compare varies and measures on one track: the root config, the sweep's experiment, the config group
+    whose options are the methods, the default methods, and the paired metrics of the lift."""
+
+    config: str
+    experiment: str
+    group: str
+    methods: tuple[str, ...]
+    treated: str
+    baseline: str
+    metric: str
+
+
+TRACKS = {
+    # Every generator of conf/gan/text that needs no download: the cheap baselines, then the learned generators.
+    # (`llm` needs a language model folder: add it with --methods when you have one.)
+    "text": Track(
+        "text",
+        "text/compare",
+        "gan",
+        ("smote", "mixup", "gaussian_jitter", "eda", "cvae", "ddpm", "cgan", "wgan_gp", "hinge_sn", "pacgan"),
+        "acc_augmented",
+        "acc_real_only",
+        "accuracy",
+    ),
+    # HandsOff's generated labeled images, used three ways (conf/augment), against the real-only U-Net.
+    "image": Track(
+        "image",
+        "image/compare",
+        "augment",
+        ("mix", "synthetic_pretrain", "replace"),
+        "miou_augmented",
+        "miou_real_only",
+        "mIoU",
+    ),
+}
 REPORT_MD, FOREST_PNG, SWEEP_LOG = "report.md", "forest.png", "sweeps.log"
 POLL_S = 2.0
+PROTOCOLS = {  # how each track's two arms are trained, for the report
+    "text": "Every lift is accuracy(real + synthetic) − accuracy(real only) on the held-out real test set, paired by "
+    "seed; both arms' classifiers choose weight decay and steps on the validation set within the same step budget "
+    "(`protocol=tuned`).",
+    "image": "Every lift is mIoU(with synthetic) − mIoU(real only) on the held-out real test images, paired by seed: "
+    "the same labeled images, the same U-Net and optimisation budget, with and without HandsOff's generated "
+    "labeled images.",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
         "dataset.train_per_class=20",
     )
     parser.add_argument("--name", default=None, help="output folder outputs/compare/NAME (default: the data's name)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated gan options (text/<name>)")
+    parser.add_argument(
+        "--methods", default=None, help="comma-separated options of the track's group (default: all of them)"
+    )
     parser.add_argument("--margin", type=float, default=1.0, help="equivalence margin δ in accuracy points")
     parser.add_argument("--alpha", type=float, default=0.05, help="level of every claim, over both looks")
     parser.add_argument("--correction", choices=sorted(CORRECTIONS), default="holm")
@@ -85,14 +133,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def track_of(overrides: list[str]) -> Track:
+    """The image track when the dataset override names an image dataset, else the text track."""
+    dataset = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("dataset=")), "")
+    return TRACKS["image" if dataset.startswith("image/") else "text"]
+
+
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str], DecisionRule]:
     """Options, Hydra overrides and the decision rule; a token that is neither is refused, naming it."""
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if bad := [token for token in rest if "=" not in token or token.startswith("-")]:
         parser.error(f"not an option nor a Hydra override (key=value): {' '.join(bad)}")
-    if bad := [o for o in rest if o.split("=", 1)[0].lstrip("+~") in ("gan", "seed", "experiment", "hydra.sweep.dir")]:
-        parser.error(f"{', '.join(bad)}: compare chooses the generators and seeds itself (use --methods, --max-seeds)")
+    track = track_of(rest)
+    chosen = (track.group, "seed", "experiment", "hydra.sweep.dir")
+    if bad := [o for o in rest if o.split("=", 1)[0].lstrip("+~") in chosen]:
+        parser.error(f"{', '.join(bad)}: compare chooses the methods and seeds itself (use --methods, --max-seeds)")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     try:
@@ -105,10 +161,21 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str], DecisionRule]
         )
     except ValueError as exc:
         parser.error(str(exc).replace("pilot_seeds", "--pilot-seeds").replace("max_seeds", "--max-seeds"))
-    args.methods = [m.strip().removeprefix("text/") for m in args.methods.split(",") if m.strip()]
+    methods = args.methods.split(",") if args.methods is not None else track.methods
+    args.methods = [m.strip().rsplit("/", 1)[-1] for m in methods if m.strip()]
     if not args.methods:
-        parser.error("--methods names no generator")
+        parser.error("--methods names no method")
+    if bad := [
+        m for m in args.methods if not (CONF_DIR / track.group / _option(track, m)).with_suffix(".yaml").exists()
+    ]:
+        parser.error(f"--methods: no {track.group} option {', '.join(bad)} (conf/{track.group}/)")
+    args.track = track
     return args, rest, rule
+
+
+def _option(track: Track, method: str) -> str:
+    """`smote` -> `text/smote` for the text generators; strategies (`augment`) have no track folder."""
+    return f"{track.config}/{method}" if track.group == "gan" else method
 
 
 def _without_max_seeds(argv: list[str]) -> list[str]:
@@ -127,7 +194,7 @@ def _without_max_seeds(argv: list[str]) -> list[str]:
 
 def _default_name(overrides: list[str]) -> str:
     values = dict(o.lstrip("+").split("=", 1) for o in overrides)
-    source = values.get("dataset.source")
+    source = values.get("dataset.source") or values.get("dataset.root")
     name = Path(source).stem if source else values.get("dataset", "text/crowdflower").rsplit("/", 1)[-1]
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "data"
 
@@ -137,14 +204,22 @@ def _count_results(sweep_dir: Path, since: float) -> int:
 
 
 def run_sweep(
-    sweep_dir: Path, methods: list[str], seeds: range, overrides: list[str], jobs: int, stage: str, console: Console
+    track: Track,
+    sweep_dir: Path,
+    methods: list[str],
+    seeds: range,
+    overrides: list[str],
+    jobs: int,
+    stage: str,
+    console: Console,
 ) -> int:
     """One resumable sweep of `methods` × `seeds`, its output appended to sweeps.log; meanwhile one progress line
     per finished run (`compare · pilot · 12/50 runs · elapsed 1m10s · ETA 3m40s`). Returns its exit code."""
     total = len(methods) * len(seeds)
-    command = [sys.executable, "-m", "synthlift.run", "-m", "--config-name", "text", f"experiment={EXPERIMENT}"]
-    command += [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={jobs}"]
-    command += [f"gan={','.join(f'text/{m}' for m in methods)}", f"seed=range({seeds.start},{seeds.stop})", *overrides]
+    command = [sys.executable, "-m", "synthlift.run", "-m", "--config-name", track.config]
+    command += [f"experiment={track.experiment}", f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={jobs}"]
+    command += [f"{track.group}={','.join(_option(track, m) for m in methods)}"]
+    command += [f"seed=range({seeds.start},{seeds.stop})", *overrides]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     started, shown = time.time(), -1
@@ -164,8 +239,18 @@ def run_sweep(
     return process.returncode
 
 
-def _describe(record: dict) -> dict:
-    return {"method": chosen_option(record, "gan"), "ratio": record["config"].get("synthetic_per_real")}
+def _describer(track: Track):
+    """A run's method, its synthetic-per-real ratio and its two paired metrics, for `text_runs`."""
+
+    def describe(record: dict) -> dict:
+        return {
+            "method": chosen_option(record, track.group),
+            "ratio": record["config"].get("synthetic_per_real"),
+            "treated": metric(record, track.treated),
+            "baseline": metric(record, track.baseline),
+        }
+
+    return describe
 
 
 def _lifts(runs: pd.DataFrame, methods: list[str], seeds_per_method: list[int]) -> list[list[float]]:
@@ -173,7 +258,7 @@ def _lifts(runs: pd.DataFrame, methods: list[str], seeds_per_method: list[int]) 
     out = []
     for method, count in zip(methods, seeds_per_method, strict=True):
         mine = runs[(runs["method"] == method) & (runs["seed"] < count)].sort_values("seed") if len(runs) else runs
-        out.append(list(mine["acc_augmented"] - mine["acc_real_only"]) if len(mine) else [])
+        out.append(list(mine["treated"] - mine["baseline"]) if len(mine) else [])
     return out
 
 
@@ -184,7 +269,8 @@ def recommendation(table: pd.DataFrame, rule: DecisionRule, rerun: str) -> str:
     helping = table[table["verdict"] == HELPS].sort_values("lift", ascending=False)
     if len(helping):
         best = helping.iloc[0]
-        text = f"use {best['method']} at {best['ratio']:g}×: {lift_cell(best)} points over real-only."
+        ratio = f" at {best['ratio']:g}×" if pd.notna(best["ratio"]) else ""
+        text = f"use {best['method']}{ratio}: {lift_cell(best)} points over real-only."
         if len(helping) > 1:
             text += " Also helps: " + ", ".join(
                 f"{r['method']} ({lift_cell(r)})" for _, r in helping.iloc[1:].iterrows()
@@ -218,8 +304,8 @@ def _table(methods: list[str], totals: list[int], runs: pd.DataFrame, decisions:
     for method, total, decision in zip(methods, totals, decisions, strict=True):
         mine = runs[(runs["method"] == method) & (runs["seed"] < total)] if len(runs) else runs
         key = {"method": method, "ratio": mine["ratio"].iloc[0] if len(mine) else float("nan")}
-        key["baseline"] = mine["acc_real_only"].mean() if len(mine) else float("nan")
-        key["treated"] = mine["acc_augmented"].mean() if len(mine) else float("nan")
+        key["baseline"] = mine["baseline"].mean() if len(mine) else float("nan")
+        key["treated"] = mine["treated"].mean() if len(mine) else float("nan")
         rows.append({**key, **decision_columns(decision)})
     return pd.DataFrame(rows)
 
@@ -231,10 +317,12 @@ def render(
     rule: DecisionRule,
     commands: tuple[str, str],
     wall_s: float,
+    track: Track = TRACKS["text"],
 ) -> str:
     """report.md: the recommendation first, then how it was reached, the table and the figure. `commands` are
     the command that ran and the one a rerun with more seeds starts from."""
     command, rerun = commands
+    protocol = PROTOCOLS[track.config]
     rows = [
         [
             row["method"],
@@ -248,7 +336,14 @@ def render(
         ]
         for _, row in table.sort_values("lift", ascending=False, na_position="last").iterrows()
     ]
-    headers = ["method", "seeds", "real only (%)", "with synthetic (%)", "lift (points) [95% CI]", "p adj."]
+    headers = [
+        "method",
+        "seeds",
+        f"real only ({track.metric}, %)",
+        f"with synthetic ({track.metric}, %)",
+        "lift (points) [95% CI]",
+        "p adj.",
+    ]
     headers += ["p equiv. adj.", "verdict"]
     return (
         "\n".join(
@@ -262,9 +357,7 @@ def render(
                 "",
                 *code_versions_lines(runs["code"] if len(runs) else []),
                 "",
-                "Every lift is accuracy(real + synthetic) − accuracy(real only) on the held-out real test set, "
-                "paired by seed; both arms' classifiers choose weight decay and steps on the validation set within "
-                "the same step budget (`protocol=tuned`).",
+                protocol,
                 "",
                 f"Seeds until decided: a pilot of {rule.pilot_seeds} seeds per method is judged at α/2; a method it "
                 "leaves undecided gets the seeds a power calculation at δ asks for from its pilot's spread (never "
@@ -296,22 +389,23 @@ def compare(argv: list[str]) -> int:
     rerun = shlex.join(["synthlift", "compare", *_without_max_seeds(argv)])
     console.print(Text(f"compare · {len(args.methods)} methods · writing {out}", style="bold"))
     pilot = range(rule.pilot_seeds)
-    codes = [run_sweep(sweep_dir, args.methods, pilot, overrides, args.jobs, "pilot", console)]
-    runs, _ = text_runs([sweep_dir], _describe)
+    track, describe = args.track, _describer(args.track)
+    codes = [run_sweep(track, sweep_dir, args.methods, pilot, overrides, args.jobs, "pilot", console)]
+    runs, _ = text_runs([sweep_dir], describe)
     pilot_lifts = _lifts(runs, args.methods, [rule.pilot_seeds] * len(args.methods))
     totals = plan_more_seeds(decide(pilot_lifts, rule, looks=2), rule)
     for total in sorted(set(totals) - {rule.pilot_seeds}):
         methods = [m for m, t in zip(args.methods, totals, strict=True) if t == total]
         stage = f"{', '.join(methods)} to {total} seeds"
         codes.append(
-            run_sweep(sweep_dir, methods, range(rule.pilot_seeds, total), overrides, args.jobs, stage, console)
+            run_sweep(track, sweep_dir, methods, range(rule.pilot_seeds, total), overrides, args.jobs, stage, console)
         )
-    runs, failures = text_runs([sweep_dir], _describe)
+    runs, failures = text_runs([sweep_dir], describe)
     decisions = decide_two_looks(pilot_lifts, _lifts(runs, args.methods, totals), rule)
     table = _table(args.methods, totals, runs, decisions)
     wall_s = time.perf_counter() - started
     forest_figure(table, "method", out / FOREST_PNG, rule, "Lift over real-only (points, 95% CI)")
-    atomic_write_text(out / REPORT_MD, render(table, runs, failures, rule, (command, rerun), wall_s))
+    atomic_write_text(out / REPORT_MD, render(table, runs, failures, rule, (command, rerun), wall_s, track))
     rows = [(row["method"], row.to_dict()) for _, row in table.iterrows()]
     console.print(console_table("lift over real-only", rows, rule.alpha, 20, label="method"))
     console.print(Text(f"Recommendation: {recommendation(table, rule, rerun)}", style="bold"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from synthlift.__main__ import main as synthlift_main
-from synthlift.compare import parse, recommendation
+from synthlift.compare import TRACKS, parse, recommendation
 from synthlift.core.verdicts import DecisionRule
 
 RULE = DecisionRule(margin=0.01, pilot_seeds=2, max_seeds=3)
@@ -66,13 +66,57 @@ def test_the_command_line_refuses_what_compare_chooses_itself(capsys):
     assert (rule.max_seeds, rule.margin) == (9, 0.02) and "smote" in args.methods
     with pytest.raises(SystemExit):
         parse(["gan=text/smote"])
-    assert "compare chooses the generators and seeds itself" in capsys.readouterr().err
+    assert "compare chooses the methods and seeds itself" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse(["--pilot-seeds", "9", "--max-seeds", "4"])
     assert "--pilot-seeds" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse(["notanoverride"])
     assert "notanoverride" in capsys.readouterr().err
+
+
+def test_an_image_dataset_compares_the_ways_of_using_synthetic_images(capsys):
+    args, overrides, _ = parse(["dataset=image/folder", "dataset.root=/data/mine"])
+    assert args.track is TRACKS["image"] and args.methods == ["mix", "synthetic_pretrain", "replace"]
+    assert parse(["dataset=text/file", "dataset.source=a.csv"])[0].track is TRACKS["text"]
+    with pytest.raises(SystemExit):
+        parse(["dataset=image/shapes", "augment=mix"])  # the image track's methods are its augment options
+    assert "augment=mix: compare chooses the methods" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse(["dataset=image/shapes", "--methods", "mix,smote"])
+    assert "no augment option smote" in capsys.readouterr().err
+
+
+def test_recommendation_without_a_ratio_names_the_method_alone():
+    table = pd.DataFrame([_row("synthetic_pretrain", 0.02, "helps") | {"ratio": float("nan")}])
+    assert recommendation(table, RULE, RERUN).startswith("use synthetic_pretrain: +2.00 [+1.50, +2.50] points")
+
+
+IMAGE_SMOKE = [  # the image track's smoke settings (conf/experiment/image/image_smoke.yaml), as overrides
+    "num_synthetic=32",
+    "dataset.num_labeled=8",
+    "gan.max_steps=30",
+    "gan.batch_size=16",
+    "inversion.pair_steps=20",
+    "inversion.pair_batch_size=16",
+    "tricks.lpips_finetune_steps=3",
+    "labeler.num_members=2",
+    "labeler.epochs=2",
+    "labeler.cv_folds=2",
+    "labeler.cv_members=1",
+    "downstream.max_steps=20",
+    "downstream.batch_size=8",
+]
+
+
+@pytest.mark.slow
+def test_compare_end_to_end_on_images(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("SYNTHLIFT_OUTPUT_DIR", str(tmp_path / "out"))
+    argv = ["compare", "dataset=image/shapes", *IMAGE_SMOKE, "--methods", "mix", "--pilot-seeds", "2"]
+    assert synthlift_main([*argv, "--max-seeds", "2"]) == 0
+    report = (tmp_path / "out" / "compare" / "shapes" / "report.md").read_text()
+    assert "| mix | 2 |" in report and "mIoU(with synthetic) − mIoU(real only)" in report
+    assert "real only (mIoU, %)" in report
 
 
 @pytest.mark.slow
