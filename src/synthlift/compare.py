@@ -281,12 +281,19 @@ def recommendation(table: pd.DataFrame, rule: DecisionRule, rerun: str) -> str:
     parts = []
     open_rows = table[table["verdict"] == INCONCLUSIVE]
     if len(open_rows):
-        needed = [int(str(s).lstrip(">")) for s in open_rows["seeds_needed"] if str(s) not in (DASH, "–")]
         names = " and ".join(", ".join(open_rows["method"]).rsplit(", ", 1))
-        if needed and max(needed) <= 1000:
-            target = max(needed)
-            more = target - int(open_rows["n"].min())
-            parts.append(f"inconclusive for {names}: run {more} more seeds with `{rerun} --max-seeds {target}`")
+        needed = {  # method -> seeds that would decide it (">1000" reads as 1001)
+            row["method"]: int(str(row["seeds_needed"]).lstrip(">"))
+            for _, row in open_rows.iterrows()
+            if str(row["seeds_needed"]) != DASH
+        }
+        if needed and max(needed.values()) <= 1000:
+            target, now = max(needed.values()), int(open_rows["n"].min())
+            advice = f"inconclusive for {names}: run {target - now} more seeds with `{rerun} --max-seeds {target}`"
+            nearest = min(needed, key=needed.get)
+            if len(needed) > 1 and needed[nearest] < target:
+                advice += f" to decide them all, or `--max-seeds {needed[nearest]}` to decide {nearest}, the nearest"
+            parts.append(advice)
         else:
             parts.append(f"inconclusive for {names}: more than 1000 seeds would be needed to tell them from ±{margin}")
     if len(equivalent := table[table["verdict"] == EQUIVALENT]):

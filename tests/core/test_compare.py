@@ -17,7 +17,7 @@ RULE = DecisionRule(margin=0.01, pilot_seeds=2, max_seeds=3)
 RERUN = "synthlift compare dataset=text/file dataset.source=my.csv"
 
 
-def _row(method: str, lift: float, verdict: str, seeds_needed: str = "–", n: int = 5) -> dict:
+def _row(method: str, lift: float, verdict: str, seeds_needed: str = "—", n: int = 5) -> dict:
     return {
         "method": method,
         "ratio": 1.0,

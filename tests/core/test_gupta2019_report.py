@@ -99,7 +99,7 @@ def row(verdict: str, lift: float = 0.01, ci_low: float = -0.002, ci_high: float
         (row(EQUIVALENT, 0.001, -0.004, 0.006), "not reproduced: equivalent to no lift (within ±1 point)"),
         (row(INCONCLUSIVE), "undecided: inconclusive (needs 12 seeds) (the CI covers +1.6)"),
         (row(INCONCLUSIVE, 0.005, -0.002, 0.012), "undecided: inconclusive (needs 12 seeds)"),
-        (row(TOO_FEW_SEEDS, 0.01, math.nan, math.nan, "–"), "undecided: too few seeds"),
+        (row(TOO_FEW_SEEDS, 0.01, math.nan, math.nan, "—"), "undecided: too few seeds"),
     ],
 )
 def test_each_outcome_against_the_published_lift_has_its_sentence(judged, expected):

@@ -99,7 +99,7 @@ class Decision:
     @property
     def seeds_label(self) -> str:
         if self.seeds_needed is None:
-            return "–"
+            return "—"
         return f">{self.seeds_needed - 1}" if self.seeds_needed > _SEEDS_CAP else str(self.seeds_needed)
 
 

@@ -127,7 +127,7 @@ def lift_cell(row: Mapping[str, Any], digits: int = 2) -> str:
 
 def verdict_cell(row: Mapping[str, Any]) -> str:
     """The verdict; an inconclusive one says how many seeds would decide it."""
-    if row["verdict"] == INCONCLUSIVE and row.get("seeds_needed") not in (None, DASH, "–"):
+    if row["verdict"] == INCONCLUSIVE and row.get("seeds_needed") not in (None, DASH):
         return f"inconclusive (needs {row['seeds_needed']} seeds)"
     return str(row["verdict"])
 

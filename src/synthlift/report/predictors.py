@@ -36,6 +36,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from synthlift.report.collect import Run, metric
+from synthlift.report.lifts import p_cell
 
 MIN_POINTS = 4
 EXACT_UP_TO = 8  # 8! = 40320 pairings: a tenth of a second; 9! takes seconds
@@ -63,10 +64,6 @@ class Predictors:
     ranked: tuple[Correlation, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)  # metric -> reason
     selection: str = ""  # which metrics were considered, for the text
-
-
-def format_p(p: float) -> str:
-    return "–" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
 
 
 def _arms(lift_pairs: Mapping[str, Sequence[str]]) -> set[str]:
@@ -168,7 +165,7 @@ def table_rows(predictors: Predictors) -> tuple[list[str], list[list[str]]]:
     """Headers and display rows, shared by the console and the markdown output."""
     headers = ["metric", "n", f"Spearman rho with {predictors.lift}", "p", "p (Holm)", "predicts?"]
     rows = [
-        [c.metric, str(c.n), f"{c.rho:+.2f}", format_p(c.p_value), format_p(c.p_adjusted), _predicts(c)]
+        [c.metric, str(c.n), f"{c.rho:+.2f}", p_cell(c.p_value), p_cell(c.p_adjusted), _predicts(c)]
         for c in predictors.ranked
     ]
     return headers, rows
