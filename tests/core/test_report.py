@@ -98,6 +98,7 @@ def test_main_writes_markdown_csv_and_plot(sweep: Path, capsys):
     assert main([str(sweep)]) == 0
     out = capsys.readouterr().out
     assert "Failed runs: 2" in out and "GANDivergedError" in out
+    assert "warning: the code of these runs" in out  # records without `code` cannot be traced to a commit
     assert max(len(line) for line in out.splitlines() if "│" in line or "lift" in line) <= 80
 
     markdown = (sweep / "report.md").read_text()

@@ -227,6 +227,9 @@ def print_report(report: Report, console: Console | None = None, all_lifts: bool
             console.print(Text.assemble(("no correlation: ", "yellow"), f"{', '.join(names)}: {why}"))
     for config, name, why in _not_measured(report):
         console.print(Text.assemble(("not measured: ", "yellow"), (config, "bold"), f": {name}: {why}"))
+    mixed = code_versions_lines(report.code_versions)
+    if mixed and mixed[0].startswith("**Warning"):  # runs of different or uncommitted code: said here too
+        console.print(Text.assemble(("warning: ", "yellow"), mixed[0].strip("*").removeprefix("Warning: ")))
     for warning in report.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), warning))
     console.print(Text(f"Failed runs: {len(report.failed)}", style="bold"))
