@@ -2,7 +2,8 @@
 
 A table module (`report/gupta2019.py`, `report/handsoff.py`, `report/leaderboard.py`) runs its sweeps with
 `run_stage` — each a normal `python -m synthlift.run -m` that resumes, so a rerun with nothing changed
-trains nothing — then renders markdown from the sweeps' results.json files, never from typed numbers.
+trains nothing — reads their runs with `text_runs` (or its own reader for the image track), judges them with
+`report/lifts.py`, and renders markdown and figures from the sweeps' results.json files, never from typed numbers.
 """
 
 from __future__ import annotations
