@@ -62,7 +62,7 @@ def test_the_table_pairs_seeds_judges_every_row_as_one_family_and_compares_with_
     assert summary.loc["cc_pretrain", "reproduced"] == "not reported in the paper"
     text = render(summary.reset_index(), runs, failures, wall_s=None, figure="gupta2019.png")
     assert "| MR, 50/class, minilm, protocol=tuned | 4 | 66.00 | +0.03 [" in text
-    assert "within ±δ = 1 points" in text and "Holm (family-wise error rate) over every row of this table" in text
+    assert "within ±δ = 1 point" in text and "Holm (family-wise error rate) over every row of this table" in text
     assert "(3 rows): 1 helps, 1 equivalent, 1 inconclusive." in text
     assert "unknown (recorded before provenance)" in text, "the runs' code version is listed"
     assert "![Forest plot of every row, one panel per setting](gupta2019.png)" in text

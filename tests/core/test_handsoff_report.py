@@ -101,7 +101,7 @@ def test_the_handsoff_table_pairs_every_arm_by_seed_and_says_whether_the_goal_is
     assert "the first run started 2026-12-05 09:00 and the last finished 2026-12-05 10:02 UTC (62 min wall)" in text
     assert "`unknown (recorded before provenance)`: 18 runs" in text, "the code versions of the runs are listed"
     # Each table states its rule and its family.
-    assert "within ±δ = 1 mIoU points" in text and "Holm (family-wise error rate) over the horse table's lifts" in text
+    assert "within ±δ = 1 mIoU point" in text and "Holm (family-wise error rate) over the horse table's lifts" in text
     assert "over the horse table's lifts (7 rows × 2 tests)" in text
     assert (
         "over the lever table's lifts (each lever vs real only and vs the reference recipe) (5 rows × 2 tests)" in text

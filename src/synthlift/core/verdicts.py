@@ -39,6 +39,7 @@ TOO_FEW_SEEDS = "too few seeds"
 NOT_MEASURED = "not measured"  # the configuration has no such metric (e.g. keypoints on a mask-only dataset)
 VERDICTS = (HELPS, HURTS, EQUIVALENT, INCONCLUSIVE, TOO_FEW_SEEDS, NOT_MEASURED)
 
+_SEEDS_CAP = 1000  # beyond this many seeds a lift is not worth deciding; shown as ">1000"
 CORRECTIONS = {  # our name -> (statsmodels' method, what it controls, for the sentence every table prints)
     "holm": ("holm", "Holm (family-wise error rate)"),
     "bh": ("fdr_bh", "Benjamini–Hochberg (false discovery rate)"),
@@ -76,9 +77,11 @@ class DecisionRule:
     def describe(self, family: str, size: int, scale: float = 100.0, unit: str = "points", looks: int = 1) -> str:
         """The sentence a table prints so its verdicts can be read: margin, level, correction and family."""
         level = f"α = {self.alpha:g}" + (f" split over {looks} looks (α/{looks} each)" if looks > 1 else "")
+        margin = self.margin * scale
+        unit = unit.removesuffix("s") if margin == 1 else unit
         return (
             f"Verdicts: *helps*/*hurts* when the paired t-test rejects no lift, *equivalent* when two one-sided "
-            f"tests put the lift within ±δ = {self.margin * scale:g} {unit}, else *inconclusive* (with the seeds a "
+            f"tests put the lift within ±δ = {margin:g} {unit}, else *inconclusive* (with the seeds a "
             f"power calculation at δ and the observed spread says would decide it, at power {self.power:g}); "
             f"{level}; p-values adjusted by {CORRECTIONS[self.correction][1]} over {family} "
             f"({size} rows × 2 tests)."
@@ -94,16 +97,13 @@ class Decision:
     p_adjusted: float
     p_equivalence_adjusted: float
     verdict: str
-    seeds_needed: int | None  # inconclusive rows: total seeds that would decide (capped at max_seeds + 1)
+    seeds_needed: int | None  # inconclusive rows: total seeds that would decide (_SEEDS_CAP + 1: more than that)
 
     @property
     def seeds_label(self) -> str:
         if self.seeds_needed is None:
             return "—"
         return f">{self.seeds_needed - 1}" if self.seeds_needed > _SEEDS_CAP else str(self.seeds_needed)
-
-
-_SEEDS_CAP = 1000  # beyond this many seeds a lift is not worth deciding; shown as ">1000"
 
 
 def _difference_p(summary: LiftSummary) -> float:
