@@ -124,7 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--methods", default=None, help="comma-separated options of the track's group (default: all of them)"
     )
-    parser.add_argument("--margin", type=float, default=1.0, help="equivalence margin δ in accuracy points")
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=1.0,
+        help="equivalence margin δ in points of the metric (accuracy, or mIoU for images)",
+    )
     parser.add_argument("--alpha", type=float, default=0.05, help="level of every claim, over both looks")
     parser.add_argument("--correction", choices=sorted(CORRECTIONS), default="holm")
     parser.add_argument("--pilot-seeds", type=int, default=5)
