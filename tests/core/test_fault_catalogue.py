@@ -463,6 +463,17 @@ SWEEP_FAULTS = [
             ).encode()
         },
     ),
+    Fault(  # a finished run that measured nothing is no measurement (issue 22, class 5)
+        "report-on-ok-results-without-metrics",
+        "report",
+        ("{data}",),
+        r"no finished run below \S*/data, 2 failed(?s:.*)corrupt results\.json: status \"ok\" but no finite metric",
+        {
+            f"seed=0/{RESULTS_FILE}": json.dumps({"status": "ok", "metrics": {}, "lift_pairs": {}}).encode(),
+            f"seed=1/{RESULTS_FILE}": json.dumps({"status": "ok", "metrics": {"lift": None}}).encode(),
+        },
+        exit_code=1,
+    ),
 ]
 
 CATALOGUE = TEXT_DATA_FAULTS + IMAGE_DATA_FAULTS + CONFIG_FAULTS + SWEEP_FAULTS

@@ -70,6 +70,10 @@ def _record_problem(record: Any) -> str | None:
     pairs = (record.get("lift_pairs") or {}).values()
     if not all(isinstance(pair, list) and len(pair) == 2 and all(isinstance(m, str) for m in pair) for pair in pairs):
         return "lift_pairs must map each lift to [treated metric, baseline metric]"
+    if record.get("status") == "ok" and not any(
+        math.isfinite(metric(record, name)) for name in record.get("metrics") or {}
+    ):
+        return 'status "ok" but no finite metric: a finished run always measures something'
     return None
 
 
