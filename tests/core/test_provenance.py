@@ -173,6 +173,7 @@ def test_every_record_ok_or_failed_holds_the_code_and_a_code_change_does_not_rer
 def test_the_runs_table_has_each_runs_code(tmp_path):
     clean = {"source": "git", "commit": "3fa1b2c" + "0" * 33, "dirty": False, "diff_sha256": None}
     times = {"started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:01:00+00:00"}
+    times["metrics"] = {"acc_real_only": 0.7, "acc_augmented": 0.72}
     write_results(tmp_path / "sweep" / "a", {"status": "ok", "seed": 0, "code": clean, **times})
     write_results(tmp_path / "sweep" / "b", {"status": "ok", "seed": 1, **times})  # before provenance
     runs, failures = text_runs([tmp_path / "sweep"], lambda record: {})
