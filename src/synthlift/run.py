@@ -112,12 +112,17 @@ def execute(
         return _finish(record, run_dir, cfg, [])
     try:
         inputs = input_digests(semantic_config(resolved), resolved["paths"]["cache_dir"])
+        record.update(config_fingerprint=config_fingerprint(resolved, inputs), config=resolved, inputs=inputs)
     except OSError as err:
         record["config"] = resolved
         record["error"] = {"type": "DataError", "message": f"cannot read an input file the config names: {err}"}
         log.error("DataError: %s", record["error"]["message"])
         return _finish(record, run_dir, cfg, [])
-    record.update(config_fingerprint=config_fingerprint(resolved, inputs), config=resolved, inputs=inputs)
+    except Exception as err:  # a bug before the job started: still a record, whatever the config's values
+        record["config"] = resolved
+        record["error"] = _error(err, with_traceback=True)
+        log.exception("Unexpected error before the job started")
+        return _finish(record, run_dir, cfg, [])
     # One process at a time per job folder: a second launch of the same sweep (or two workers given one
     # job) waits, then finds the job finished instead of computing it again beside the first.
     with file_lock(

@@ -129,3 +129,36 @@ def test_two_launches_of_one_job_at_once_compute_it_once(tmp_path, caplog):
     assert records[0] == records[1] and records[0]["status"] == "ok"
     assert any("Job running in another process (pid " in message for message in caplog.messages)
     assert any("Already finished" in message for message in caplog.messages)
+
+
+def _record_pipeline(cfg, run_dir, loggers) -> dict:
+    metrics = {"acc_real_only": 0.5, "acc_augmented": 0.6, "lift": 0.1}
+    return {"metrics": metrics, "lift_pairs": {"lift": ["acc_augmented", "acc_real_only"]}}
+
+
+def _job(tmp_path: Path, **extra):
+    pipeline = {"_target_": f"{__name__}._record_pipeline", "_partial_": True}
+    return OmegaConf.create(
+        {"name": "t", "seed": 0, "paths": {"cache_dir": str(tmp_path / "cache")}, "pipeline": pipeline, **extra}
+    )
+
+
+def test_a_config_whose_keys_mix_types_gets_a_fingerprint_and_a_record(tmp_path):
+    """A label map read from YAML as `{1: 0, neg: 1}` mixes int and str keys: json.dumps(sort_keys=True) raised
+    TypeError inside the fingerprint, before any record existed (issue 22, class 3)."""
+    record = execute(_job(tmp_path, dataset={"label_map": {1: 0, "neg": 1}}), tmp_path / "mixed", [])
+    assert record["status"] == "ok" and record["config_fingerprint"]
+    other = execute(_job(tmp_path, dataset={"label_map": {"1": 0, "neg": 1}}), tmp_path / "strings", [])
+    assert other["config_fingerprint"] != record["config_fingerprint"]  # 1 and "1" are different labels
+
+
+def test_an_unexpected_error_before_the_job_starts_still_leaves_a_failed_record(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("digest exploded")
+
+    monkeypatch.setattr("synthlift.run.input_digests", broken)
+    record = execute(_job(tmp_path), tmp_path / "job", [])
+    stored = strict_json(tmp_path / "job" / "results.json")
+    assert record["status"] == stored["status"] == "failed"
+    assert stored["error"]["type"] == "RuntimeError" and "digest exploded" in stored["error"]["message"]
+    assert "traceback" in stored["error"]  # a bug, not a bad input: kept for the fix
