@@ -79,6 +79,22 @@ def test_encoding_is_honoured(tmp_path):
         load_text_dataset(make_cfg(source=str(path)))
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bom.csv", "text,label\ngood,1\nbad,0\n"),
+        ("bom.jsonl", '{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n'),
+    ],
+)
+def test_a_byte_order_mark_is_named_with_the_encoding_that_reads_it(tmp_path, name, content):
+    """CSV and JSON lines alike (issue 22): utf-8 reads the mark into the first column name or line."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8-sig")
+    with pytest.raises(DataError, match=rf"{name}: starts with a UTF-8 byte-order mark.*dataset\.encoding=utf-8-sig"):
+        load_text_dataset(make_cfg(source=str(path)))
+    assert load_text_dataset(make_cfg(source=str(path), encoding="utf-8-sig")).texts == ["good", "bad"]
+
+
 @pytest.fixture
 def offline_hf(tmp_path, monkeypatch):
     """Keep `datasets` off the network and out of ~/.cache (cache_dir also covers an earlier import)."""

@@ -4,6 +4,7 @@ file, row and config key to fix."""
 
 from __future__ import annotations
 
+import codecs
 import importlib.metadata
 import json
 import logging
@@ -165,6 +166,11 @@ def _read_table(cfg: Mapping[str, Any], data_dir: str | os.PathLike | None) -> t
                 f".csv, .jsonl/.json (JSON lines), .parquet; or set dataset.format to csv, jsonl or parquet."
             )
     encoding = str(_get(cfg, "encoding"))
+    if fmt in ("csv", "jsonl") and encoding.lower().replace("_", "-") in ("utf-8", "utf8") and _has_bom(path):
+        raise DataError(
+            f"{origin}: starts with a UTF-8 byte-order mark, which utf-8 reads as part of the first column name "
+            "(CSV) or the first JSON line; set dataset.encoding=utf-8-sig"
+        )
     try:
         if fmt == "csv":
             # All as strings and no NA guessing: a tweet reading "NA" or "null" is text, not missing.
@@ -179,6 +185,11 @@ def _read_table(cfg: Mapping[str, Any], data_dir: str | os.PathLike | None) -> t
         bad_line = _first_bad_json_line(path, encoding) if fmt == "jsonl" else None
         raise DataError(f"{origin}: cannot read as {fmt}: {bad_line or exc}") from exc
     return frame, origin
+
+
+def _has_bom(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(3) == codecs.BOM_UTF8
 
 
 def _first_bad_json_line(path: Path, encoding: str) -> str | None:
