@@ -4,6 +4,7 @@ pools are written, cached, reused without loading the model, and sampled reprodu
 
 from __future__ import annotations
 
+import shutil
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -296,8 +297,19 @@ def test_llm_fails_clearly_when_a_class_gets_no_text(train, context, monkeypatch
 
 
 def test_llm_model_that_cannot_be_loaded_is_a_config_error(train, context, tmp_path):
-    with pytest.raises(ConfigError, match="cannot be loaded"):
+    with pytest.raises(ConfigError, match="gan.model=.*cannot be loaded"):
         PromptedLanguageModel(str(tmp_path / "no_such_model"), pool_per_class=1).fit(train, context)
+
+
+def test_llm_folder_without_tokenizer_files_names_gan_model(tiny_lm, train, context, tmp_path):
+    """Not "install sentencepiece or tiktoken" (issue 22): the folder lacks the tokenizer, and the key is named."""
+    weights_only = tmp_path / "weights_only"
+    weights_only.mkdir()
+    for path in tiny_lm.iterdir():
+        if "token" not in path.name and path.name != "vocab.txt":
+            shutil.copy(path, weights_only / path.name)
+    with pytest.raises(ConfigError, match=r"gan\.model=.*weights_only.* without tokenizer files"):
+        PromptedLanguageModel(str(weights_only), pool_per_class=1).fit(train, context)
 
 
 @pytest.mark.parametrize(

@@ -165,13 +165,21 @@ class PromptedLanguageModel(ClassResampler):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         offline = is_offline_mode()
+        folder = Path(self.model).expanduser()
+        if folder.is_dir() and not any(_is_tokenizer_file(path.name) for path in folder.iterdir()):
+            raise ConfigError(
+                f"gan.model={self.model!r} is a folder without tokenizer files (tokenizer.json, "
+                f"tokenizer_config.json, vocab.*, merges.txt, *.model): save the tokenizer beside the weights "
+                f"(tokenizer.save_pretrained(folder))"
+            )
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model, padding_side="left", local_files_only=offline)
             model = AutoModelForCausalLM.from_pretrained(self.model, local_files_only=offline)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # a folder without tokenizer files fails with a ValueError
             raise ConfigError(
-                f"model={self.model!r} cannot be loaded: give a local model directory, or a hub name that is in the "
-                f"local Hugging Face cache when offline ({error})"
+                f"gan.model={self.model!r} cannot be loaded: give a local model directory holding both the weights "
+                f"and the tokenizer files (tokenizer.json or tokenizer_config.json with its vocabulary), or a hub "
+                f"name that is in the local Hugging Face cache when offline ({type(error).__name__}: {error})"
             ) from error
         model = model.to(self.device).eval()
         if tokenizer.pad_token is None:  # GPT-2-style tokenizers have none; padded positions are masked anyway
@@ -202,3 +210,13 @@ def _checked_prompt(prompt: Any) -> str:
     if "label" not in fields or not fields <= {"label", "examples"}:
         raise InvalidArgument("prompt", prompt, expected)
     return prompt
+
+
+def _is_tokenizer_file(name: str) -> bool:
+    """A file from which transformers can build a tokenizer (without one, it builds an empty tokenizer or asks
+    for sentencepiece, and generation fails far from the cause)."""
+    return (
+        name.startswith("tokenizer")
+        or name in ("vocab.json", "vocab.txt", "merges.txt", "spiece.model")
+        or (name.endswith((".model", ".gguf")))
+    )
