@@ -397,8 +397,9 @@ def compare(argv: list[str]) -> int:
     out = Path(default_output_root()) / "compare" / (args.name or _default_name(overrides))
     sweep_dir = out / "runs"
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    command = shlex.join(["synthlift", "compare", *argv])
-    rerun = shlex.join(["synthlift", "compare", *_without_max_seeds(argv)])
+    program = ["python", "-m", "synthlift"] if Path(sys.argv[0]).name == "__main__.py" else ["synthlift"]
+    command = shlex.join([*program, "compare", *argv])
+    rerun = shlex.join([*program, "compare", *_without_max_seeds(argv)])
     console.print(Text(f"compare · {len(args.methods)} methods · writing {out}", style="bold"))
     pilot = range(rule.pilot_seeds)
     track, describe = args.track, _describer(args.track)
