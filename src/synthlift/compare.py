@@ -419,7 +419,8 @@ def compare(argv: list[str]) -> int:
     wall_s = time.perf_counter() - started
     forest_figure(table, "method", out / FOREST_PNG, rule, "Lift over real-only (points, 95% CI)")
     atomic_write_text(out / REPORT_MD, render(table, runs, failures, rule, (command, rerun), wall_s, track))
-    rows = [(row["method"], row.to_dict()) for _, row in table.iterrows()]
+    ordered = table.sort_values("lift", ascending=False, na_position="last")
+    rows = [(row["method"], row.to_dict()) for _, row in ordered.iterrows()]
     console.print(console_table("lift over real-only", rows, rule.alpha, 20, label="method"))
     console.print(Text(f"Recommendation: {recommendation(table, rule, rerun)}", style="bold"))
     console.print(f"wrote {out / REPORT_MD}, {out / FOREST_PNG} ({wall_s / 60:.1f} min)")
