@@ -60,9 +60,14 @@ def plot_forest(panels: dict[str, list[Row]], path: str | Path, margin: float, t
     panels = {name: rows for name, rows in panels.items() if rows} or {"": []}
     columns = 1 if len(panels) == 1 else 2
     grid_rows = -(-len(panels) // columns)
-    tallest = max(len(rows) for rows in panels.values())
+    sizes = [len(rows) for rows in panels.values()]
+    heights = [max(max(sizes[r * columns : (r + 1) * columns]), 1) for r in range(grid_rows)]  # rows per band
     fig, axes = plt.subplots(
-        grid_rows, columns, figsize=(6.5 * columns, grid_rows * (1.2 + 0.3 * max(tallest, 1))), squeeze=False
+        grid_rows,
+        columns,
+        figsize=(6.5 * columns, sum(1.2 + 0.3 * h for h in heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1.2 / 0.3 + h for h in heights]},
     )
     seen: set[str] = set()
     for ax, (name, rows) in zip(axes.flat, panels.items(), strict=False):
