@@ -188,8 +188,13 @@ def _read_table(cfg: Mapping[str, Any], data_dir: str | os.PathLike | None) -> t
 
 
 def _has_bom(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(3) == codecs.BOM_UTF8
+    """Whether the file starts with a UTF-8 byte-order mark (False for what is no readable file: the reader
+    then says what is wrong with it)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(3) == codecs.BOM_UTF8
+    except OSError:
+        return False
 
 
 def _first_bad_json_line(path: Path, encoding: str) -> str | None:
