@@ -406,7 +406,8 @@ def compare(argv: list[str]) -> int:
     codes = [run_sweep(track, sweep_dir, args.methods, pilot, overrides, args.jobs, "pilot", console)]
     runs, _ = text_runs([sweep_dir], describe)
     pilot_lifts = _lifts(runs, args.methods, [rule.pilot_seeds] * len(args.methods))
-    totals = plan_more_seeds(decide(pilot_lifts, rule, looks=2), rule)
+    pilot_decisions = decide(pilot_lifts, rule, looks=2)
+    totals = plan_more_seeds(pilot_decisions, rule)
     for total in sorted(set(totals) - {rule.pilot_seeds}):
         methods = [m for m, t in zip(args.methods, totals, strict=True) if t == total]
         stage = f"{', '.join(methods)} to {total} seeds"
@@ -414,7 +415,7 @@ def compare(argv: list[str]) -> int:
             run_sweep(track, sweep_dir, methods, range(rule.pilot_seeds, total), overrides, args.jobs, stage, console)
         )
     runs, failures = text_runs([sweep_dir], describe)
-    decisions = decide_two_looks(pilot_lifts, _lifts(runs, args.methods, totals), rule)
+    decisions = decide_two_looks(pilot_decisions, _lifts(runs, args.methods, totals), rule)
     table = _table(args.methods, totals, runs, decisions)
     wall_s = time.perf_counter() - started
     forest_figure(table, "method", out / FOREST_PNG, rule, "Lift over real-only (points, 95% CI)")

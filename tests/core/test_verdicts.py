@@ -104,7 +104,7 @@ def test_two_looks_keep_pilot_decisions_and_judge_the_rest_on_all_seeds() -> Non
     rule = DecisionRule(margin=0.01, pilot_seeds=5, max_seeds=30)
     decided, undecided = _lifts(0.05, 0.005, 5), _lifts(0.006, 0.01, 5)
     more = np.concatenate([undecided, _lifts(0.006, 0.01, 25, seed=3)])
-    decisions = decide_two_looks([decided, undecided], [decided, more], rule)
+    decisions = decide_two_looks(decide([decided, undecided], rule, looks=2), [decided, more], rule)
     assert decisions[0].verdict == HELPS and decisions[0].summary.n == 5
     assert decisions[1].summary.n == 30
 

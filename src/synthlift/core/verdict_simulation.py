@@ -72,9 +72,9 @@ def _one_study(
     draws = [rng.normal(lift, std, rule.max_seeds) for lift in true_lifts]  # seeds a study may use, in order
     pilot = [row[: rule.pilot_seeds] for row in draws]
     if two_looks:
-        totals = plan_more_seeds(decide(pilot, rule, looks=2), rule)
-        final = [row[:total] for row, total in zip(draws, totals, strict=True)]
-        decisions = decide_two_looks(pilot, final, rule)
+        first = decide(pilot, rule, looks=2)
+        final = [row[:total] for row, total in zip(draws, plan_more_seeds(first, rule), strict=True)]
+        decisions = decide_two_looks(first, final, rule)
     else:
         decisions = decide(pilot, rule)
     counts.update(d.verdict for d in decisions)

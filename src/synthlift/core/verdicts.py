@@ -217,17 +217,14 @@ def plan_more_seeds(pilot: Sequence[Decision], rule: DecisionRule) -> list[int]:
     return totals
 
 
-def decide_two_looks(
-    pilot: Sequence[Sequence[float]], final: Sequence[Sequence[float]], rule: DecisionRule
-) -> list[Decision]:
-    """The verdicts of "seeds until decided": a row decided by its pilot lifts (look 1, α/2 over the family)
+def decide_two_looks(pilot: Sequence[Decision], final: Sequence[Sequence[float]], rule: DecisionRule) -> list[Decision]:
+    """The verdicts of "seeds until decided", given the pilot's decisions (look 1: `decide(..., looks=2)`, the
+    same that `plan_more_seeds` read) and all lifts of each row: a row decided by its pilot (α/2 over the family)
     keeps that verdict; the others are judged on all their lifts, pilot included (look 2, α/2 over the whole
     family again, so a decided row still takes its place in the adjustment). An inconclusive row keeps the
     seed count its pilot asked for: what a rerun with a larger `max_seeds` would run."""
-    first = decide(pilot, rule, looks=2)
-    second = decide(final, rule, looks=2)
     merged = []
-    for at_pilot, at_end in zip(first, second, strict=True):
+    for at_pilot, at_end in zip(pilot, decide(final, rule, looks=2), strict=True):
         if at_pilot.verdict in (HELPS, HURTS, EQUIVALENT):
             merged.append(at_pilot)
         elif at_end.verdict == INCONCLUSIVE:
