@@ -1,8 +1,10 @@
 """`python -m synthlift.run` / `synthlift-run`: one Hydra job = one seed of one configuration.
 
-The job writes `results.json` in its output directory whatever happens: finished metrics, or the
-error that stopped it. A failed job never stops the rest of a multirun, and a finished job is not
-run again when the same sweep is resumed (same folder, same config).
+The job writes `results.json` in its output directory whatever happens: finished metrics, the error that
+stopped it, or (Ctrl-C, SIGTERM) that it was interrupted. A failed job never stops the rest of a multirun,
+an interrupted one stops the process as asked, and a finished job is not run again when the same sweep is
+resumed (same folder, same config). Whatever an attempt that did not finish ok left beside its record is
+set aside in `unfinished-*/`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from synthlift.core.cache import fingerprint
 from synthlift.core.config import check_added_keys
 from synthlift.core.errors import ConfigError, SynthliftError
 from synthlift.core.inputs import input_digests
+from synthlift.core.interrupts import JobInterrupted, stop_signals_raise
 from synthlift.core.io import file_lock
 from synthlift.core.paths import CONF_DIR, legacy_job_dirname, register_resolvers
 from synthlift.core.provenance import code_version
@@ -38,6 +41,7 @@ from synthlift.core.results import (
     finished_results,
     package_versions,
     read_results,
+    set_aside_partial_artefacts,
     write_results,
 )
 from synthlift.core.tracking import build_loggers, log_run
@@ -90,8 +94,16 @@ def execute(
     """Run the job described by `cfg` and write its results.json; returns the record.
 
     Every job leaves a record, whatever fails: resolving the config (an interpolation to a missing key),
-    building a component (an impossible value, an unknown key), or any stage of the pipeline.
+    building a component (an impossible value, an unknown key), or any stage of the pipeline. Ctrl-C or
+    SIGTERM raises `JobInterrupted` once the record says so.
     """
+    with stop_signals_raise():
+        return _execute(cfg, run_dir, overrides, choices)
+
+
+def _execute(
+    cfg: DictConfig, run_dir: Path, overrides: list[str], choices: dict[str, str | None] | None
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "status": "failed",
         "error": None,
@@ -153,13 +165,33 @@ def _run_claimed(cfg: DictConfig, run_dir: Path, overrides: list[str], record: d
     except Exception as err:  # a bug: recorded so the sweep goes on
         record["error"] = _error(err, with_traceback=True)
         log.exception("Unexpected error")
+    except JobInterrupted as err:  # recorded, never a result; then the process stops, as it was asked to
+        record["status"] = "interrupted"
+        record["error"] = {
+            "type": "Interrupted",
+            "signal": err.signal_name,
+            "message": f"{err} before the job finished: not a result. Rerun the same command to run it again "
+            "(finished jobs are kept)",
+        }
+        log.warning("Interrupted (%s): recording it, then stopping", err.signal_name)
+        _finish(record, run_dir, cfg, loggers)
+        raise
     return _finish(record, run_dir, cfg, loggers)
 
 
 def _finish(record: dict[str, Any], run_dir: Path, cfg: DictConfig, loggers: list) -> dict[str, Any]:
+    """Write the record, close the trackers and, when the job did not finish ok, set aside what it left.
+
+    A job that fails before it holds the folder (a config that does not resolve) may find another config's
+    finished result there: archived into `stale-*/` first, never overwritten by the failure."""
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    finished = record["status"] == "ok"
+    if not finished and (stale := archive_stale_results(run_dir, record.get("config_fingerprint"))):
+        log.warning("Finished results of a different config (and their artefacts) kept in %s", stale)
     write_results(run_dir, record)
     log_run(loggers, cfg, record)
+    if not finished and (partial := set_aside_partial_artefacts(run_dir)):
+        log.warning("What this attempt left beside its record is kept in %s, apart from any result", partial)
     return read_results(run_dir / RESULTS_FILE)  # as stored: strict JSON, metrics that failed are null
 
 
@@ -196,7 +228,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
         legacy_dir = run_dir.parent / legacy_job_dirname(job)
         if adopt_legacy_run(run_dir, legacy_dir, job, list(hydra_cfg.job.config.override_dirname.exclude_keys)):
             log.info("Moved this job's earlier results from %s (folder names are now unique)", legacy_dir)
-    record = execute(cfg, run_dir, overrides, dict(hydra_cfg.runtime.choices))
+    try:
+        record = execute(cfg, run_dir, overrides, dict(hydra_cfg.runtime.choices))
+    except JobInterrupted as err:  # the record is written; the whole sweep stops, with the signal's status
+        print(f"INTERRUPTED ({err.signal_name}): {run_dir / RESULTS_FILE}", file=sys.stderr)
+        sys.exit(err.exit_code)
     print_summary(record, run_dir)
     if record["status"] != "ok":
         if hydra_cfg.mode != RunMode.MULTIRUN:

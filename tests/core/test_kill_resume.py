@@ -1,6 +1,8 @@
-"""`kill -9`, then resume: a job killed while training, or while writing its results.json, leaves no record
-that reads as finished and no partial artefact in the way; rerunning the sweep computes it once, with
-curves that belong to the new attempt only (the killed attempt's are kept aside in `unfinished-*/`)."""
+"""`kill -9`, Ctrl-C or SIGTERM, then resume: a job killed while training, or while writing its results.json,
+leaves no record that reads as finished and no partial artefact in the way; one stopped by Ctrl-C or SIGTERM
+also records that it was interrupted (never a result) and exits with the signal's status. Rerunning the
+sweep computes it once, with curves and a log that belong to the new attempt only (the stopped attempt's are
+kept aside in `unfinished-*/` and `run.<time>.log`)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import textwrap
 import time
 
 import pytest
+from omegaconf import OmegaConf
 
+from synthlift.core.interrupts import JobInterrupted
 from synthlift.core.results import RESULTS_FILE, UNFINISHED_PREFIX, UNFINISHED_RESULTS
 from tests.core.test_run_records import strict_json
 from tests.text.test_run_text import run_cli
@@ -79,7 +83,6 @@ def finished_pipeline(cfg, run_dir, loggers):
 
 @pytest.mark.parametrize("earlier", ["none", "failed"])
 def test_a_job_killed_while_writing_results_json_reruns_cleanly(tmp_path, earlier):
-    from omegaconf import OmegaConf
 
     from synthlift.run import execute
 
@@ -93,11 +96,80 @@ def test_a_job_killed_while_writing_results_json_reruns_cleanly(tmp_path, earlie
     [orphan] = list(run_dir.glob(".*.tmp"))  # the half-written temporary file, never renamed into place
     assert before is None and not (run_dir / RESULTS_FILE).exists() or (run_dir / RESULTS_FILE).read_bytes() == before
 
-    pipeline = {"_target_": f"{__name__}.finished_pipeline", "_partial_": True}
-    cfg = OmegaConf.create(
-        {"name": "t", "seed": 0, "paths": {"cache_dir": str(tmp_path / "cache")}, "pipeline": pipeline}
-    )
-    record = execute(cfg, run_dir, [])
+    record = execute(pipeline_job("finished_pipeline", tmp_path / "cache"), run_dir, [])
     assert record["status"] == "ok" and strict_json(run_dir / RESULTS_FILE)["metrics"]["lift"] == pytest.approx(0.1)
     assert not orphan.exists() and not list(run_dir.rglob("*.tmp"))
     assert not list(run_dir.rglob(UNFINISHED_RESULTS)), "a failed record with nothing beside it is just replaced"
+
+
+def interrupted_pipeline(cfg, run_dir, loggers):
+    """A stage that has written part of its output when Ctrl-C or a scheduler's SIGTERM arrives."""
+    (run_dir / "synthetic_shard.npz").write_bytes(b"half a synthetic set")
+    os.kill(os.getpid(), cfg.stop_signal)
+    time.sleep(30)  # never reached: the signal unwinds the stack first
+    raise AssertionError(f"signal {cfg.stop_signal} did not stop the job")
+
+
+def pipeline_job(pipeline: str, cache_dir, **keys):
+
+    target = {"_target_": f"{__name__}.{pipeline}", "_partial_": True}
+    return OmegaConf.create(
+        {"name": "t", "seed": 0, "paths": {"cache_dir": str(cache_dir)}, "pipeline": target, **keys}
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=lambda stop: stop.name)
+def test_a_stopped_job_records_that_it_was_interrupted_and_sets_its_partial_output_aside(tmp_path, stop):
+    from synthlift.run import execute
+
+    run_dir = tmp_path / "job"
+    run_dir.mkdir()
+    handlers_before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    with pytest.raises(JobInterrupted) as stopped:
+        execute(pipeline_job("interrupted_pipeline", tmp_path / "cache", stop_signal=int(stop)), run_dir, [])
+    assert stopped.value.exit_code == 128 + stop
+    assert {signum: signal.getsignal(signum) for signum in handlers_before} == handlers_before
+
+    record = strict_json(run_dir / RESULTS_FILE)
+    assert record["status"] == "interrupted" and record["error"]["signal"] == stop.name, record
+    assert "not a result" in record["error"]["message"] and "metrics" not in record
+    [aside] = list(run_dir.glob(f"{UNFINISHED_PREFIX}*"))
+    assert [path.name for path in aside.iterdir()] == ["synthetic_shard.npz"]
+    assert {path.name for path in run_dir.iterdir()} == {RESULTS_FILE, ".job.lock", aside.name}
+
+    resumed = execute(pipeline_job("finished_pipeline", tmp_path / "cache"), run_dir, [])
+    assert resumed["status"] == "ok", "an interrupted job runs again when its sweep is resumed"
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_sweep_exits_130_with_an_interrupted_record_and_its_curves_set_aside(tmp_path, shared_cache_dir):
+    command = [sys.executable, "-m", "synthlift.run", *LONG_JOB, f"paths.cache_dir={shared_cache_dir}"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    env.pop("SYNTHLIFT_OUTPUT_DIR", None)
+    victim = subprocess.Popen(
+        command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:  # training has written curves: Ctrl-C, which the terminal sends to the whole process group
+        wait_for(lambda: any(tmp_path.rglob("csv/metrics.csv")), 300, "the GAN's first training curves")
+        os.killpg(victim.pid, signal.SIGINT)
+        assert victim.wait(timeout=120) == 130
+    finally:
+        if victim.poll() is None:
+            os.killpg(victim.pid, signal.SIGKILL)
+    [job_dir] = [path.parent for path in tmp_path.rglob(RESULTS_FILE)]
+    assert strict_json(job_dir / RESULTS_FILE)["status"] == "interrupted"
+    [aside] = list(job_dir.glob(f"{UNFINISHED_PREFIX}*"))
+    assert (aside / "csv/metrics.csv").exists() and not (job_dir / "csv").exists()
+    assert "Interrupted (SIGINT)" in (job_dir / "run.log").read_text()
+
+
+def test_each_attempt_of_a_job_starts_a_fresh_log_and_keeps_the_previous_one(tmp_path, shared_cache_dir):
+    missing = ["experiment=text/smoke", "dataset=text/file", "dataset.source=/no/such/file.csv", "hydra.run.dir=job"]
+    first = run_cli(*missing, workdir=tmp_path, cache_dir=shared_cache_dir)
+    time.sleep(1.1)  # the kept log is named by the second it was last written
+    second = run_cli(*missing, "seed=1", workdir=tmp_path, cache_dir=shared_cache_dir)
+    assert first.returncode == second.returncode == 1
+    job_dir = tmp_path / "job"
+    [kept] = list(job_dir.glob("run.*.log"))
+    assert kept.read_text().count("Data file not found") == 1 and "seed" not in kept.read_text()
+    assert (job_dir / "run.log").read_text().count("Data file not found") == 1

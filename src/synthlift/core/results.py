@@ -1,8 +1,9 @@
 """The `results.json` of one run: the single record that the report reads.
 
 Schema (shared by every track):
-    status         "ok" | "failed"
-    error          null | {"type", "message"}
+    status         "ok" | "failed" | "interrupted" (stopped by Ctrl-C or SIGTERM; like failed, never a result,
+                   and the job runs again when the sweep is resumed)
+    error          null | {"type", "message"} (+ "traceback" for a bug, "signal" for an interruption)
     track, name, seed
     overrides      the job's command-line overrides (the report groups by these, minus seed)
     config_fingerprint, config (resolved)
@@ -140,10 +141,11 @@ def _artefacts(run_dir: Path) -> list[Path]:
     return [entry for entry in sorted(run_dir.iterdir()) if not any(entry.match(p) for p in KEPT_IN_PLACE)]
 
 
-def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path | None:
+def archive_stale_results(run_dir: str | Path, config_fingerprint: str | None) -> Path | None:
     """Before a job reruns in a folder whose finished results came from another config, move them and the
     artefacts that go with them (synthetic set, curves, plots) into `stale-<finished_at>/`, so a changed
-    config never overwrites a measurement. Two archives of the same second get `-2`, `-3`... Returns the
+    config never overwrites a measurement. `config_fingerprint` None (a config that did not resolve, an
+    input that cannot be read) counts as another config. Two archives of the same second get `-2`, `-3`... Returns the
     archive folder, or None when there was nothing to archive."""
     run_dir = Path(run_dir)
     path = run_dir / RESULTS_FILE
@@ -155,6 +157,25 @@ def archive_stale_results(run_dir: str | Path, config_fingerprint: str) -> Path 
     for entry in _artefacts(run_dir):
         entry.replace(archive / entry.name)
     return archive
+
+
+def _archive_entries(run_dir: Path, entries: list[Path], when: float) -> Path:
+    """Move `entries` of `run_dir` into a new `unfinished-<when>/` (a failed or truncated results.json under
+    `UNFINISHED_RESULTS`, so no report reads it as a run)."""
+    archive = _new_archive(run_dir, UNFINISHED_PREFIX + time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(when)))
+    for entry in entries:
+        entry.replace(archive / (UNFINISHED_RESULTS if entry.name == RESULTS_FILE else entry.name))
+    return archive
+
+
+def set_aside_partial_artefacts(run_dir: str | Path) -> Path | None:
+    """After an attempt that did not finish ok (failed or interrupted) wrote its record, move what else it
+    left — curves, a logger's files, a synthetic set and its plots — into `unfinished-<time>/`, so nothing
+    beside a record that is not a result looks like that result's output. The record stays in place for the
+    report to count. Returns the archive folder, or None when the attempt left nothing else."""
+    run_dir = Path(run_dir)
+    partial = [entry for entry in _artefacts(run_dir) if entry.name != RESULTS_FILE]
+    return _archive_entries(run_dir, partial, time.time()) if partial else None
 
 
 def archive_unfinished_attempt(run_dir: str | Path) -> Path | None:
@@ -170,11 +191,7 @@ def archive_unfinished_attempt(run_dir: str | Path) -> Path | None:
     record = _readable_record(run_dir / RESULTS_FILE)
     if not artefacts or (record is not None and record.get("status") == "ok"):
         return None
-    newest = max(entry.stat().st_mtime for entry in artefacts)
-    archive = _new_archive(run_dir, UNFINISHED_PREFIX + time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(newest)))
-    for entry in _artefacts(run_dir):
-        entry.replace(archive / (UNFINISHED_RESULTS if entry.name == RESULTS_FILE else entry.name))
-    return archive
+    return _archive_entries(run_dir, _artefacts(run_dir), max(entry.stat().st_mtime for entry in artefacts))
 
 
 def archived_results(sweep_dir: str | Path) -> list[Path]:
