@@ -16,7 +16,7 @@ from synthlift.augment.rebalance import Rebalance
 from synthlift.augment.replace import Replace
 from synthlift.augment.synthetic_pretrain import SyntheticPretrain
 from synthlift.augment.weighted import Weighted
-from synthlift.core.errors import ConfigError, InvalidArgument
+from synthlift.core.errors import ConfigError, DegenerateResultError, InvalidArgument
 from synthlift.data.text.examples import EmbeddedExamples
 
 
@@ -145,8 +145,28 @@ def test_filter_keeps_only_confident_samples_of_their_conditioned_label_with_equ
         ConfidenceFilter().plan(real, LabelSource(), 0, teacher=None)
 
 
-def test_filter_with_nothing_passing_trains_on_real_only():
+def test_filter_with_nothing_passing_is_no_measurement_and_says_what_to_lower():
     real = EmbeddedExamples(np.zeros((4, 2), np.float32), np.arange(4) % 2)
-    plan = ConfidenceFilter(max_rounds=2).plan(real, LabelSource(), 0, teacher=lambda ex: np.full((len(ex), 2), 0.5))
-    assert len(plan.synthetic) == 0 and len(plan.phases[0].examples) == 4
-    assert plan.diagnostics["filter_pass_rate"] == 0.0
+    strategy = ConfidenceFilter(max_rounds=2)
+    never_confident = lambda ex: np.full((len(ex), 2), 0.5)  # noqa: E731
+    plan = strategy.plan(real, LabelSource(), 0, teacher=never_confident)
+    assert len(plan.synthetic) == 0 and plan.diagnostics == {"filter_pass_rate": 0.0, "filter_candidates": 24}
+    with pytest.raises(
+        DegenerateResultError, match=r"no synthetic example.*none of 24 candidates.*min_confidence=0\.8"
+    ):
+        strategy.measurable_plan(real, LabelSource(), 0, teacher=never_confident)
+
+
+def test_rebalance_on_balanced_data_is_no_measurement_and_names_the_class_counts():
+    balanced = EmbeddedExamples(np.zeros((6, 2), np.float32), np.arange(6) % 2)
+    with pytest.raises(DegenerateResultError, match=r"class counts \[3, 3\].*augment=mix"):
+        Rebalance(fraction=1.0).measurable_plan(balanced, LabelSource(), seed=0)
+
+
+def test_a_ratio_that_rounds_to_no_synthetic_example_is_no_measurement():
+    with pytest.raises(
+        DegenerateResultError,
+        match=r"augment=mix used no synthetic example.*augment.ratio=0.01 x 4 real examples rounds to 0",
+    ):
+        Mix(ratio=0.01).measurable_plan(REAL, RecordingSource(), seed=0)
+    assert RealOnly().measurable_plan(REAL, None, seed=0).num_synthetic == 0  # the control uses none by design

@@ -67,16 +67,60 @@ def test_every_option_of_every_group_composes_and_builds(root, group, option):
     package = OPTIONAL_PACKAGES.get((group, option))
     if package and importlib.util.find_spec(package) is None:
         pytest.skip(f"{group}={option} needs the optional package {package}")
-    cfg = compose_root(root, f"{group}={option}")
+    cfg = compose_option(root, group, option)
+    assert OmegaConf.select(cfg, "track") == root
+    for key in built_nodes(cfg):
+        assert build_filled(cfg, key) is not None, f"{key} of {group}={option}"
+
+
+def compose_option(root: str, group: str, option: str, *overrides: str):
+    """The root with `group=option`; a GAN objective that refuses one-sided label smoothing (Wasserstein,
+    hinge) gets tricks without it, as the root's default tricks have it on."""
+    cfg = compose_root(root, *overrides, f"{group}={option}")
     objective = OmegaConf.select(cfg, "gan.objective")
     if group == "gan" and objective is not None and not build(objective, "gan.objective").smooths_labels:
-        # Wasserstein/hinge objectives refuse one-sided label smoothing, which the root's default tricks have on.
-        cfg = compose_root(root, f"{group}={option}", "tricks=text/no_smoothing")
-    assert OmegaConf.select(cfg, "track") == root
-    for key, node in built_nodes(cfg).items():
-        for name in OmegaConf.missing_keys(node):  # keys a user must fill in (a file path): a placeholder here
-            OmegaConf.update(cfg, name if name.startswith(f"{key}.") else f"{key}.{name}", "placeholder")
-        assert build(node, key) is not None, f"{key} of {group}={option}"
+        cfg = compose_root(root, *overrides, f"{group}={option}", "tricks=text/no_smoothing")
+    return cfg
+
+
+def build_filled(cfg, key: str):
+    """Build `cfg[key]`, with a placeholder for each key a user must fill in (a file path)."""
+    for name in OmegaConf.missing_keys(OmegaConf.select(cfg, key)):
+        OmegaConf.update(cfg, name if name.startswith(f"{key}.") else f"{key}.{name}", "placeholder")
+    return build(OmegaConf.select(cfg, key), key)
+
+
+def experiment_keys_on_other_options() -> list[tuple[str, str, str, str]]:
+    """(root, experiment, group, option) for each experiment that sets keys of a component group whose option
+    it leaves to the user (`gan.max_epochs` without choosing `gan`), and each option of that group."""
+    cases = []
+    for root in ROOTS:
+        options = group_options(root)
+        for path in sorted((CONF / "experiment" / root).glob("*.yaml")):
+            experiment = OmegaConf.load(path)
+            chosen = {
+                next(iter(entry)).split("/")[-1].split("@")[0]
+                for entry in experiment.get("defaults", [])
+                if OmegaConf.is_dict(entry)
+            }
+            for group in experiment:
+                if group != "defaults" and group not in chosen:
+                    cases += [(root, path.stem, group, option) for g, option in options if g == group]
+    return cases
+
+
+@pytest.mark.parametrize(("root", "experiment", "group", "option"), experiment_keys_on_other_options(), ids=str)
+def test_an_experiments_settings_build_with_every_option_it_does_not_choose(root, experiment, group, option):
+    """`experiment=text/smoke gan=text/cvae` must not fail on `gan.max_epochs`, a key the user never typed
+    and CVAE does not take: an experiment may only set what every option of that group accepts."""
+    cfg = compose_option(root, group, option, f"experiment={root}/{experiment}")
+    if "_target_" in cfg[group]:
+        assert build_filled(cfg, group) is not None
+
+
+def test_some_experiment_sets_keys_of_a_group_it_leaves_open():
+    """A guard on the discovery above: the smoke experiment shrinks whichever text dataset is chosen."""
+    assert ("text", "smoke", "dataset", "text/books_to_kitchen") in experiment_keys_on_other_options()
 
 
 # Groups of plain settings, read by components through interpolation (`${tricks.diffaugment}`) or by the

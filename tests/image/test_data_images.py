@@ -24,7 +24,7 @@ from synthlift.data.image.celebamask import (
 from synthlift.data.image.examples import DenseExamples, SyntheticPool
 from synthlift.data.image.folder import ImageFolderDataset
 from synthlift.data.image.horse import HorseDataset
-from synthlift.data.image.labels import DenseLabels, ImageSet
+from synthlift.data.image.labels import DenseLabels, ImageSet, ImageSplit
 from synthlift.data.image.shapes import (
     SHAPE_CLASSES,
     SHAPES_DEPTH_RANGE,
@@ -510,3 +510,16 @@ def test_synthetic_pool_draws_a_prefix_or_everything():
     assert len(drawn) == 2 and drawn.images[:, 0, 0, 0].tolist() == [0, 1]
     with pytest.raises(DataError, match=r"augment\.ratio asks for 6 synthetic images but .* kept only 5"):
         pool.draw(6, seed=0)
+
+
+def test_a_split_whose_test_images_are_trained_on_is_refused_naming_the_sets():
+    """A folder holding one image twice could put it in the labeled draw and the test set at once."""
+    split = ShapesDataset(name="shapes", num_unlabeled=20, test_size=10, num_labeled=4, validation_size=4).load()
+    copied = ImageSet(np.concatenate([split.labeled.images[:1], split.test.images[1:]]), None, "shapes/test")
+    with pytest.raises(
+        DataError, match=r"would leak: 1 image\(s\) of the test set \(shapes/test\) are also in the labeled"
+    ):
+        ImageSplit(split.unlabeled, split.labeled, copied, split.validation)
+    in_validation = ImageSet(np.concatenate([split.validation.images, split.labeled.images[:1]]), None, "shapes/val")
+    with pytest.raises(DataError, match=r"of the validation set \(shapes/val\) are also in the labeled set"):
+        ImageSplit(split.unlabeled, split.labeled, split.test, in_validation)

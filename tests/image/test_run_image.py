@@ -190,8 +190,8 @@ def test_tiny_run_on_the_gpu(compose_config, tmp_path):
         ("num_synthetic=0", r"num_synthetic=0 is invalid"),
         ("augment=replace augment.ratio=0", r"augment.ratio=0 is invalid"),
         ("gan.generator.resolution=64", r"gan.generator.resolution=64 differs from dataset.resolution=32"),
-        ("augment=filter", r"augment=ConfidenceFilter needs .* which this track lacks"),
-        ("augment=dann", r"augment=DomainAdversarial needs a downstream model with a domain-adversarial head"),
+        ("augment=filter", r"augment=filter needs .* which this track lacks"),
+        ("augment=dann", r"augment=dann needs a downstream model with a domain-adversarial head"),
     ],
 )
 def test_impossible_image_config_values_are_rejected_naming_the_key(compose_config, override, message):

@@ -171,6 +171,12 @@ def test_duplicates_keep_first_and_conflicts_are_dropped(tmp_path, caplog):
     assert "removed 2 repeated rows" in caplog.text and "dropped 1 texts (2 rows)" in caplog.text
 
 
+def test_copies_up_to_case_spacing_and_unicode_form_are_one_text(tmp_path):
+    texts = ["Great  phone!", "great phone!", "ｇreat phone!", "bad phone", "Bad phone", "fine"]
+    path = write_csv(tmp_path / "t.csv", texts, [1, 1, 1, 0, 1, 0])
+    assert load_text_dataset(make_cfg(source=str(path))).texts == ["Great  phone!", "fine"]
+
+
 def test_max_rows_is_a_seeded_stratified_subsample(tmp_path):
     texts = [f"t{i}" for i in range(100)]
     labels = [0] * 70 + [1] * 30

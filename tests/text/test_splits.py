@@ -130,6 +130,18 @@ def test_duplicates_never_straddle_train_and_test(tmp_path):
         assert len(everything) == len(set(everything))
 
 
+def test_a_split_whose_sets_share_a_text_is_refused_naming_the_sets_and_the_text():
+    """Whatever made the sets (a domain-shift target holding source texts): copies up to case and spacing count."""
+    made = split(toy(name="books"))
+    shouted_train_text = f"  {made.train.texts[0].upper()}\t"
+    test = made.test
+    leaking = TextDataset([shouted_train_text, *test.texts[1:]], test.labels, test.class_names, "kitchen")
+    with pytest.raises(DataError, match=r"would leak: train \(books\) and test \(kitchen\) share 1, e\.g\. 'class"):
+        TextSplit(train=made.train, val=made.val, test=leaking)
+    with pytest.raises(DataError, match=r"validation \(books\) and test \(books\) share"):
+        TextSplit(train=made.train, val=made.val, test=made.val)
+
+
 def test_mr_split(data_dir):
     cfg = OmegaConf.merge(
         OmegaConf.load(DATASET_CONF / "_table.yaml"),

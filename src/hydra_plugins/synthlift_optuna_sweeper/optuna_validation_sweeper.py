@@ -5,10 +5,16 @@ sweeper uses the installed Optuna (ask/tell) and its RDB storage on the installe
 default), so a study survives the process and a rerun continues it. It tunes against a *validation* metric
 only: every job gets `objective=<metric>` and returns that metric, and an objective measured on the test
 set is refused, so the test lift stays an honest estimate of the tuned setting.
+
+A sweep never ends "successfully" with nothing: an objective the configured pipeline does not record is
+refused before the first trial, and a sweep that ends with no finished trial (every one failed or returned
+no number, in this run or a stored study's earlier ones) exits with status 1, saying how to start over.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import inspect
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -16,13 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.plugins import Plugins
+from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
+from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 VALIDATION_PREFIX = "val_"
 DISTRIBUTIONS = ("float", "int", "categorical")
+
+
+class NoBestSettingError(CompactHydraException):
+    """A sweep that cannot end with a best setting: its objective is recorded by no job, or no trial of its
+    study finished. A CompactHydraException, so Hydra prints the message alone (no traceback) and exits with
+    status 1, as it does for the refusals raised while the sweeper is built."""
 
 
 def search_space(params: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -50,6 +64,16 @@ def search_space(params: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         make = dist.FloatDistribution if kind == "float" else dist.IntDistribution
         space[key] = make(low, high, log=log_scale)
     return space
+
+
+def recorded_validation_metrics(config: DictConfig) -> list[str] | None:
+    """The validation metrics a job of `config` can return: `validation_metric_names(config)` of the module
+    that defines its `pipeline._target_` (each pipeline module lists them; a `*` stands for a name known
+    only from the data, e.g. a class). None for a pipeline whose module lists none: it cannot be checked
+    before it runs."""
+    target = OmegaConf.select(config, "pipeline._target_", default=None)
+    names = getattr(inspect.getmodule(get_method(target)), "validation_metric_names", None) if target else None
+    return None if names is None else list(names(config))
 
 
 class OptunaValidationSweeper(Sweeper):
@@ -90,10 +114,18 @@ class OptunaValidationSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> list[Any]:
         """Ask `n_jobs` settings at a time, launch them, tell Optuna what each returned; a job that failed or
         returned no finite number is a failed trial. Stops when the study holds `n_trials` trials, failed ones
-        included, so a setting that always fails cannot loop forever."""
+        included, so a setting that always fails cannot loop forever.
+
+        A stored study's failed trials are not run again: a failed trial is Optuna's verdict on its setting (a
+        setting that diverges fails again, and rerunning it at every invocation would loop across them), and
+        when the failure had a cause since fixed (the code, the data, the objective), the old trials are not
+        comparable with new ones anyway. So a study that holds `n_trials` trials and no finished one makes a
+        rerun launch nothing and exit with status 1 (`_refuse_a_study_without_a_best_setting`), pointing to a
+        fresh `study_name`."""
         import optuna
 
         assert self.config is not None and self.launcher is not None
+        self._refuse_an_objective_no_job_records()
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if self.storage and self.storage.startswith("sqlite:///"):
@@ -120,7 +152,52 @@ class OptunaValidationSweeper(Sweeper):
                     study.tell(trial, value)
             returns.append(results)
         self._write_best(study, sweep_dir)
+        if not _finished(study):
+            self._refuse_a_study_without_a_best_setting(study, launched=job_index)
         return returns
+
+    def _refuse_an_objective_no_job_records(self) -> None:
+        """Before any trial: every job would train, then return nothing for an objective its pipeline does
+        not record (`recorded_validation_metrics`), and the study would end with no best setting."""
+        names = recorded_validation_metrics(self.config)
+        pipeline = OmegaConf.select(self.config, "pipeline._target_", default=None)
+        if names is None:
+            log.warning(
+                "pipeline=%s lists no validation_metric_names: hydra.sweeper.objective=%s is checked by the trials",
+                pipeline,
+                self.objective,
+            )
+            return
+        if any(fnmatch.fnmatchcase(self.objective, name) for name in names):
+            return
+        expected = (
+            f"one of {', '.join(names)}"
+            if names
+            else "none: this config records no validation metric (an image run needs dataset.validation_size > 0)"
+        )
+        raise NoBestSettingError(
+            f"hydra.sweeper.objective={self.objective} is not a metric that pipeline={pipeline} records with this "
+            f"config, so no trial could return it; expected {expected}"
+        )
+
+    def _refuse_a_study_without_a_best_setting(self, study: Any, launched: int) -> None:
+        """A sweep that found no best setting has not succeeded, however its jobs ended (a job that finishes
+        without the objective is `ok` in its results.json): say why, and how to start over."""
+        now = f"{launched} launched now" if launched else "none launched now: the study already held them all"
+        if self.storage:
+            where = f"study {self.study_name!r} in {self.storage}"
+            restart = (
+                "Its failed trials are not run again: after fixing the cause, start a fresh study with "
+                "hydra.sweeper.study_name=<a new name> (or delete this one from hydra.sweeper.storage), or raise "
+                "hydra.sweeper.n_trials to try other settings in it"
+            )
+        else:
+            where, restart = "the in-memory study", "Fix the cause and rerun"
+        raise NoBestSettingError(
+            f"No best setting: none of the {len(study.trials)} trials of {where} returned a finite "
+            f"{self.objective} ({now}; hydra.sweeper.n_trials={self.n_trials}). The jobs' results.json and logs "
+            f"under {self.config.hydra.sweep.dir} say why. {restart}."
+        )
 
     def _overrides(self, arguments: Sequence[str], params: Mapping[str, Any]) -> list[str]:
         return [*arguments, f"objective={self.objective}", *(f"{key}={value}" for key, value in params.items())]

@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from synthlift.core.errors import ConfigError, InvalidArgument
+from synthlift.core.errors import ConfigError, DegenerateResultError, InvalidArgument
+from synthlift.core.resources import check_fits, nbytes
 
 
 class Examples(Protocol):
@@ -88,10 +89,39 @@ class AugmentStrategy(abc.ABC):
     uses_synthetic: ClassVar[bool] = True
     requires: ClassVar[frozenset[str]] = frozenset()
 
+    @property
+    def option(self) -> str:
+        """The name a user gives on the command line (`augment=filter`): `conf/augment/` mirrors this package."""
+        return type(self).__module__.rsplit(".", 1)[-1]
+
     def check_track(self, provides: frozenset[str], key: str = "augment") -> None:
         """Refuse, before any work, a track that lacks something this strategy needs."""
         if missing := sorted(self.requires - provides):
-            raise ConfigError(f"{key}={type(self).__name__} needs {' and '.join(missing)}, which this track lacks")
+            raise ConfigError(f"{key}={self.option} needs {' and '.join(missing)}, which this track lacks")
+
+    def measurable_plan(
+        self, real: Examples, synthetic: SyntheticSource | None, seed: int, teacher: Teacher | None = None
+    ) -> TrainingPlan:
+        """`plan`, refused when a strategy that uses synthetic data ends up with none of it.
+
+        Such a plan trains the augmented model on the real data alone, so its "lift" compares the real-only
+        model with a retrain of itself: a measurement of nothing that would read as "+0.00 points" and be
+        averaged into the report. Whatever the reason (a filter nothing passes, a ratio that rounds to zero,
+        an empty synthetic pool), the run is recorded as failed with it, the way a diverged GAN is."""
+        plan = self.plan(real, synthetic, seed, teacher)
+        if self.uses_synthetic and plan.num_synthetic == 0:
+            raise self.no_synthetic_error(real, self.why_no_synthetic(real, synthetic, plan))
+        return plan
+
+    def no_synthetic_error(self, real: Examples, reason: str) -> DegenerateResultError:
+        return DegenerateResultError(
+            f"augment={self.option} used no synthetic example for {len(real)} real ones, so there is no lift to "
+            f"measure: {reason}"
+        )
+
+    def why_no_synthetic(self, real: Examples, synthetic: SyntheticSource | None, plan: TrainingPlan) -> str:
+        """What to change when `plan` drew no synthetic example (strategies that select say why they did)."""
+        return "raise augment.ratio, or check that the generation stage produced synthetic examples"
 
     @abc.abstractmethod
     def plan(
@@ -99,6 +129,11 @@ class AugmentStrategy(abc.ABC):
     ) -> TrainingPlan:
         """The phases that train the augmented model; `synthetic` is None only when `uses_synthetic` is False.
         `teacher` is the real-only model's judgement, for strategies that select synthetic examples."""
+
+
+# Copies of the synthetic examples a drawing strategy holds beyond its draw: the real + synthetic training set
+# joined from them, and the downstream model's tensors of that set.
+_JOINED_COPIES = 2
 
 
 class DrawingStrategy(AugmentStrategy):
@@ -115,9 +150,40 @@ class DrawingStrategy(AugmentStrategy):
             )
         self.ratio = None if ratio is None else float(ratio)
 
+    def why_no_synthetic(self, real: Examples, synthetic: SyntheticSource | None, plan: TrainingPlan) -> str:
+        return "augment.ratio=null takes the whole synthetic pool, and it is empty: check the generation stage's filter"
+
+    def synthetic_count(
+        self, real: Examples, synthetic: SyntheticSource, candidates_per_example: int = 1
+    ) -> int | None:
+        """How many synthetic examples `ratio` asks for beside `real` (None: the whole pool). Refused before any
+        is drawn when the ratio rounds to none (there would be no lift to measure) or they would not fit in
+        memory: the count is only known now (it scales with the real training set), and a generator would
+        otherwise sample until the kernel kills the job.
+        `candidates_per_example`: how many a strategy that selects draws for each example it keeps."""
+        if self.ratio is None:
+            return None
+        count = int(round(self.ratio * len(real)))
+        if count == 0:
+            reason = f"augment.ratio={self.ratio:g} x {len(real)} real examples rounds to 0; raise augment.ratio"
+            raise self.no_synthetic_error(real, reason)
+        # A source that makes examples on demand says what making one costs; drawing from a finite pool (the
+        # image track's) takes a view of it, which costs nothing until the training set is joined.
+        drawing = getattr(synthetic, "drawing_bytes_per_example", None)
+        joined = _JOINED_COPIES * nbytes(real) / max(len(real), 1)  # a synthetic example is shaped like a real one
+        check_fits(
+            "augment.ratio",
+            self.ratio,
+            items=count,
+            item=f"synthetic examples ({self.ratio:g} per real one)",
+            bytes_per_item=candidates_per_example * (drawing() if drawing else 0) + joined,
+            counting=f"sampling {candidates_per_example} candidate(s) with the generator's working memory, then "
+            f"{_JOINED_COPIES} copies in the joined training set",
+        )
+        return count
+
     def draw(self, real: Examples, synthetic: SyntheticSource, seed: int) -> Any:
-        count = None if self.ratio is None else int(round(self.ratio * len(real)))
-        return synthetic.draw(count, seed)
+        return synthetic.draw(self.synthetic_count(real, synthetic), seed)
 
 
 def balanced_labels(total: int, num_classes: int, seed: int) -> np.ndarray:

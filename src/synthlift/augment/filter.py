@@ -5,7 +5,7 @@ A conditional generator's label is a request, not a guarantee; samples that a mo
 reads as the other class (or cannot read at all) are the ones most likely to teach noise. Candidates are
 drawn in rounds of `oversample` x the count still needed, up to `max_rounds`, with an equal quota per
 class so filtering cannot unbalance the labels. If too few pass, the plan uses those that did; the keep
-share of candidates that passed goes into results.json (`filter_pass_rate`)."""
+share of candidates that passed goes into results.json (`filter_pass_rate`, of `filter_candidates`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class ConfidenceFilter(DrawingStrategy):
         if self.ratio is None:
             raise ConfigError("augment.ratio=null: augment=filter needs a number of synthetic examples per real one")
         num_classes = synthetic.num_classes
-        wanted = int(round(self.ratio * len(real)))
+        wanted = self.synthetic_count(real, synthetic, candidates_per_example=self.oversample)
         still_needed = np.bincount(np.arange(wanted) % num_classes, minlength=num_classes)
         kept = []
         drawn_count = passed_count = 0
@@ -62,4 +62,16 @@ class ConfidenceFilter(DrawingStrategy):
             kept.append(candidates.subset(np.sort(take)))
         drawn = functools.reduce(lambda joined, more: joined.concat(more), kept)
         phase = TrainingPhase(real.concat(drawn), name="real+filtered synthetic")
-        return TrainingPlan((phase,), synthetic=drawn, diagnostics={"filter_pass_rate": passed_count / drawn_count})
+        return TrainingPlan(
+            (phase,),
+            synthetic=drawn,
+            diagnostics={"filter_pass_rate": passed_count / drawn_count, "filter_candidates": drawn_count},
+        )
+
+    def why_no_synthetic(self, real: Examples, synthetic: SyntheticSource | None, plan: TrainingPlan) -> str:
+        return (
+            f"none of {plan.diagnostics['filter_candidates']} candidates drawn in "
+            f"augment.max_rounds={self.max_rounds} rounds passed "
+            f"augment.min_confidence={self.min_confidence:g} (the real-only model's probability of the conditioned "
+            f"label); lower augment.min_confidence or raise augment.max_rounds"
+        )

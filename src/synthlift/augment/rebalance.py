@@ -36,3 +36,10 @@ class Rebalance(AugmentStrategy):
         wanted = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(counts)), missing))
         drawn = synthetic.draw_labels(wanted, seed)
         return TrainingPlan((TrainingPhase(real.concat(drawn), name="real+minority synthetic"),), synthetic=drawn)
+
+    def why_no_synthetic(self, real: Examples, synthetic: SyntheticSource | None, plan: TrainingPlan) -> str:
+        counts = np.bincount(real.y, minlength=synthetic.num_classes).tolist() if synthetic is not None else "?"
+        return (
+            f"every class already has augment.fraction={self.fraction:g} x the largest class's count (class counts "
+            f"{counts}), so no class is a minority to fill up; for balanced data use augment=mix"
+        )

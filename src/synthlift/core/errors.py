@@ -33,3 +33,16 @@ class InvalidArgument(ConfigError):
 class DegenerateResultError(SynthliftError):
     """A stage produced something no lift should be measured on (e.g. an augmented model that predicts a
     single class): the run is recorded as failed with the reason rather than reported as a result."""
+
+
+class ResourceLimitError(InvalidArgument):
+    """A size that cannot fit in this machine's memory, or beyond a documented cap, refused before anything
+    is allocated (`synthlift.core.resources`): otherwise the kernel's out-of-memory killer ends the job with no
+    message and no record. `reason` carries the estimate, the limit and what to lower."""
+
+    def __init__(self, argument: str, value: object, reason: str):
+        self.reason = reason
+        super().__init__(argument, value, reason)
+
+    def render(self) -> str:
+        return f"{self.argument}={self.value!r} is too large: {self.reason}"

@@ -44,6 +44,7 @@ from synthlift.core.checks import non_negative_int, positive_int
 from synthlift.core.errors import ConfigError
 from synthlift.core.io import atomic_path
 from synthlift.core.plots import plot_sample_grid
+from synthlift.core.resources import check_fits
 from synthlift.core.timing import StageTimer
 from synthlift.data.image.base import ImageDataset
 from synthlift.data.image.examples import DenseExamples, SyntheticPool
@@ -63,6 +64,11 @@ HIGHER_IS_BETTER = ("miou", "pixel_acc", "pck")
 UPSTREAM_GROUPS = ("dataset", "gan", "perceptual", "inversion", "labeler")  # what the synthetic pool depends on
 LOWER_IS_BETTER = ("depth_rmse", "depth_absrel")
 EVALUATION_PREFIXES = {"test": "", "validation": "val_"}  # held-out set -> prefix of the metrics scored on it
+# Bytes a synthetic labeled image holds per pixel from generation to training: float32 RGB, the int64 mask and
+# the float32 depth; and the copies of the set held at once: every generated image, the uncertainty filter's
+# kept copy, and the training set the plan joins from them.
+SYNTHETIC_BYTES_PER_PIXEL = 3 * 4 + 8 + 4
+SYNTHETIC_COPIES = 3
 
 
 @dataclass
@@ -97,6 +103,17 @@ def build_components(cfg: DictConfig) -> ImageComponents:
             f"gan.generator.resolution={parts.gan.generator.resolution} differs from "
             f"dataset.resolution={parts.dataset.resolution}: the GAN must generate images of the data's size"
         )
+    if parts.augment.uses_synthetic:  # the generation stage holds every image it makes: refuse it before the GAN
+        resolution = parts.dataset.resolution
+        check_fits(
+            "num_synthetic",
+            cfg.num_synthetic,
+            items=int(cfg.num_synthetic),
+            item=f"synthetic {resolution}x{resolution} labeled images",
+            bytes_per_item=SYNTHETIC_COPIES * resolution**2 * SYNTHETIC_BYTES_PER_PIXEL,
+            counting=f"image, mask and depth, {SYNTHETIC_COPIES} copies: every generated image, the uncertainty "
+            "filter's kept copy and the training set joined from them",
+        )
     return parts
 
 
@@ -129,6 +146,25 @@ def lift_pairs(metric_names: Sequence[str]) -> dict[str, list[str]]:
         pairs[f"{prefix}lift_over_transfer_miou"] = [f"{prefix}miou_augmented", f"{prefix}miou_transfer"]
         pairs[f"{prefix}transfer_lift_miou"] = [f"{prefix}miou_transfer", f"{prefix}miou_real_only"]
     return {lift: pair for lift, pair in pairs.items() if set(pair) <= set(metric_names)}
+
+
+def validation_metric_names(cfg: DictConfig) -> list[str]:
+    """The validation metrics a run of `cfg` can record, known from the config alone, so that a sweeper
+    (`hydra/sweeper=optuna_validation`) refuses an objective no job would return before it trains one.
+
+    Nothing without a validation set (`dataset.validation_size` 0, the default); otherwise every model's
+    (`_real_only`, `_augmented`, and `_transfer` with `transfer_baseline`) headline metrics, `miou_merged`
+    and per-class IoU, and the lifts `lift_pairs` builds from them. Which of these a run records also
+    depends on the dataset (its keypoint or depth labels, merged classes and class names, known once it is
+    read), so they are the names it *can* record, a per-class IoU as the pattern `val_iou_*_<model>`: a typo
+    is refused at start-up, a metric the data lacks fails the trials (and then the sweep)."""
+    if not OmegaConf.select(cfg, "dataset.validation_size", default=0):
+        return []
+    models = ["real_only", "augmented", *(["transfer"] if cfg.get("transfer_baseline") else [])]
+    prefix = EVALUATION_PREFIXES["validation"]
+    scores = (*HIGHER_IS_BETTER, *LOWER_IS_BETTER, "miou_merged", "iou_*")
+    metrics = [f"{prefix}{score}_{model}" for score in scores for model in models]
+    return [lift for lift in lift_pairs(metrics) if lift.startswith(prefix)] + metrics
 
 
 def evaluation_sets(split: ImageSplit) -> dict[str, DenseExamples]:
@@ -188,7 +224,7 @@ def run_image_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logge
                 metrics.update(quality.evaluate(reference, source))
 
     with timer("downstream"):
-        augmented_plan = parts.augment.plan(real, pool, seed)
+        augmented_plan = parts.augment.measurable_plan(real, pool, seed)
         sizes["synthetic_used"] = augmented_plan.num_synthetic
         heads = dense_heads(real.labels, len(class_names))
         arms = {"real_only": (parts.downstream, cfg.downstream)}

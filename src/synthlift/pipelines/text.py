@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
 from synthlift.augment.base import CLASS_LABELS, DOMAIN_HEAD, TEACHER, AugmentStrategy, TrainingPhase, TrainingPlan
@@ -25,6 +25,7 @@ from synthlift.core.plots import plot_embedding_tsne
 from synthlift.core.timing import StageTimer
 from synthlift.data.text.dataset import TextTableDataset
 from synthlift.data.text.examples import EmbeddedExamples, GeneratorSource
+from synthlift.data.text.table import normalised_text
 from synthlift.downstream.classifier import EmbeddingClassifier
 from synthlift.embedders.base import Embedder
 from synthlift.embedders.cache import EmbeddingCache
@@ -41,6 +42,18 @@ LIFT_PAIRS = {
     # it is optimistic for both; only the test lift is reported as the result.
     "val_lift": ["val_acc_augmented", "val_acc_real_only"],
 }
+
+
+def validation_metric_names(cfg: DictConfig) -> list[str]:
+    """The validation metrics a run of `cfg` records, known from the config alone, so that a sweeper
+    (`hydra/sweeper=optuna_validation`) refuses an objective no job would return before it trains one: the
+    validation lift and the two accuracies it pairs, and `val_acc_selected` where the generator keeps its
+    best epoch on validation (`tricks.early_stopping`, read by the generators that take `tricks`). The
+    quality metrics are scored on the test set, so none of them is among these."""
+    names = ["val_lift", *LIFT_PAIRS["val_lift"]]
+    if OmegaConf.select(cfg, "gan.tricks.early_stopping.enabled", default=False):
+        names.append("val_acc_selected")
+    return names
 
 
 def build_text_components(cfg: DictConfig) -> dict[str, Any]:
@@ -115,6 +128,8 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
         source = GeneratorSource(generator, num_classes, real.x.shape[1])
 
         def validation_score(candidate: TextGenerator) -> float:
+            # `plan`, not `measurable_plan`: a candidate whose plan uses no synthetic example scores as the
+            # real-only retrain it is, and loses the selection; only the final plan must measure something.
             candidate_source = GeneratorSource(candidate, num_classes, real.x.shape[1])
             return score(train(strategy.plan(real, candidate_source, seed, teacher)), val)["acc"]
 
@@ -123,7 +138,7 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
             trainer=cfg.trainer,
             cache_dir=Path(cfg.paths.cache_dir),
             embeddings=cache,
-            held_out_texts=frozenset(split.val.texts) | frozenset(split.test.texts),
+            held_out_texts=frozenset(normalised_text(text) for text in (*split.val.texts, *split.test.texts)),
             teacher=baseline.model,
             validation_score=validation_score,
             loggers=loggers,
@@ -133,13 +148,15 @@ def run_text_experiment(cfg: DictConfig, run_dir: Path, loggers: Sequence[Logger
             metrics.update(generator.fit(train_data, context))
 
     with timer("augmented"):
-        plan = strategy.plan(real, source, seed, teacher)
+        plan = strategy.measurable_plan(real, source, seed, teacher)
         fitted = train(plan)
         augmented = score(fitted, test)
     if augmented["predicted_classes"] == 1 < real_only["predicted_classes"]:
         raise DegenerateResultError(
             f"the augmented classifier predicts one class for all {len(test)} test examples (the real-only one "
-            f"predicts {real_only['predicted_classes']}): its training data is degenerate, so no lift is reported"
+            f"predicts {real_only['predicted_classes']}): its training data is degenerate, so no lift is reported. "
+            f"Its plan added {plan.num_synthetic} synthetic examples to {len(real)} real ones: check the generator "
+            "(gan.*) or lower augment.ratio"
         )
     record("augmented", fitted, augmented)
     metrics.update(plan.diagnostics)

@@ -7,11 +7,14 @@ absent keypoint is (0, 0, 0); depth grows with distance and background sits at t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from synthlift.core.errors import DataError
 
 TASKS = ("seg", "keypoints", "depth")
 RESOLUTIONS = (16, 32, 64, 128, 256)
@@ -116,6 +119,33 @@ class ImageSplit:
     labeled: ImageSet
     test: ImageSet
     validation: ImageSet | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a split whose held-out images are also trained or selected on: the test set shares no
+        image (pixel for pixel) with the others, nor the validation set with the labeled draw. A folder that
+        holds one image twice, or a hand-built split, would otherwise score a model on what it saw."""
+        held_out = {"test": self.test, "validation": self.validation}
+        seen_by = {"unlabeled": self.unlabeled, "labeled": self.labeled, "validation": self.validation}
+        for held_name, held in held_out.items():
+            digests = _image_digests(held) if held is not None else {}
+            for other_name, other in seen_by.items():
+                if other is None or other_name == held_name or (held_name, other_name) == ("validation", "unlabeled"):
+                    continue
+                if shared := sorted(digests.keys() & _image_digests(other).keys()):
+                    first = digests[shared[0]]
+                    raise DataError(
+                        f"the split would leak: {len(shared)} image(s) of the {held_name} set ({held.name}) are "
+                        f"also in the {other_name} set ({other.name}), e.g. its image {first}, pixel for pixel. "
+                        "Remove the duplicate images from the dataset"
+                    )
+
+
+def _image_digests(images: ImageSet) -> dict[bytes, int]:
+    """SHA-1 of each image's pixels -> the index of its first occurrence."""
+    digests: dict[bytes, int] = {}
+    for index, image in enumerate(images.images):
+        digests.setdefault(hashlib.sha1(image.tobytes()).digest(), index)
+    return digests
 
 
 @dataclass(frozen=True, eq=False)

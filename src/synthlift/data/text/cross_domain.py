@@ -4,7 +4,8 @@ validation set come from the `source` domain, the test set from the `target` dom
 This is the setting where synthetic data is often claimed to help most: the question is whether a
 generator trained on source-domain examples adds anything that carries over to a domain it never saw.
 Validation stays in the source domain — target labels are unknown at training time — so nothing is
-tuned on the target.
+tuned on the target. A target that is the source table itself is refused as in-domain, and a target that
+holds source texts is refused when the split is made (`TextSplit` checks every split for shared texts).
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ class CrossDomainDataset(TextTableDataset):
         for key, dataset in (("source", self.source), ("target", self.target)):
             if type(dataset) is not TextTableDataset:
                 raise InvalidArgument(key, dataset, "a text table dataset config (conf/dataset/text/*.yaml)")
+        if _same_table(self.source.params, self.target.params):
+            raise InvalidArgument(
+                "target",
+                self.target.params["source"],
+                "a table other than the source's: a source that is its own target is in-domain, not domain shift "
+                "(with another split_seed, its test set would even share texts with the training set); for "
+                f"in-domain runs use the source's own dataset option (dataset.name={self.source.params['name']})",
+            )
         if self.source.class_names != self.target.class_names:
             raise InvalidArgument(
                 "target.class_names", self.target.class_names, f"the source's class names {self.source.class_names}"
@@ -59,3 +68,14 @@ class CrossDomainDataset(TextTableDataset):
     def split(self, dataset: TextDataset, seed: int) -> TextSplit:
         source = self.source.split(dataset, seed)
         return TextSplit(train=source.train, val=source.val, test=self.target.split(self.target.load(), seed).test)
+
+
+# What only changes how a table is split or subsampled, not which table it is.
+_SPLIT_KEYS = ("name", "split_seed", "test_fraction", "val_fraction", "train_per_class", "max_rows")
+
+
+def _same_table(source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+    def table(params: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in params.items() if key not in _SPLIT_KEYS}
+
+    return table(source) == table(target)

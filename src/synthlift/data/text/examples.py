@@ -19,6 +19,10 @@ class LabelConditionedSampler(Protocol):
         """(len(labels), dim) float32 embeddings, one per requested label, reproducible by `seed`."""
         ...
 
+    def sampling_bytes_per_example(self, dim: int) -> int:
+        """Peak memory one sample costs while `sample` makes all of them at once, its output included."""
+        ...
+
 
 @dataclass(frozen=True, eq=False)
 class EmbeddedExamples:
@@ -52,6 +56,11 @@ class GeneratorSource:
                 "set augment.ratio (synthetic examples per real one)"
             )
         return self.draw_labels(balanced_labels(count, self.num_classes, seed), seed)
+
+    def drawing_bytes_per_example(self) -> int:
+        """Memory one drawn example costs while it is drawn (the generator's working memory, the embedding and
+        its int64 label), so that a strategy can refuse a count that cannot fit before sampling any."""
+        return self.generator.sampling_bytes_per_example(self.dim) + np.dtype(np.int64).itemsize
 
     def draw_labels(self, labels: np.ndarray, seed: int) -> EmbeddedExamples:
         """One sample per requested label (strategies that choose the classes, e.g. `augment=rebalance`)."""

@@ -9,18 +9,48 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthlift.core.errors import ConfigError, DataError
-from synthlift.data.text.table import TextDataset
+from synthlift.data.text.table import TextDataset, normalised_text
 
 # Separate random streams for the held-out split and the training draw, so that split_seed == sample_seed
 # does not make the two draws share random numbers.
 _SPLIT_STREAM, _SAMPLE_STREAM = 0, 1
+_MAX_SHOWN = 3  # shared texts quoted in a leakage message
 
 
 @dataclass(frozen=True)
 class TextSplit:
+    """The three sets of a run. No text (as `normalised_text` reads it) may be in two of them, whatever
+    dataset or combination of datasets made them: a split that would leak is refused when it is made."""
+
     train: TextDataset
     val: TextDataset
     test: TextDataset
+
+    def __post_init__(self) -> None:
+        check_no_shared_texts({"train": self.train, "validation": self.val, "test": self.test})
+
+
+def check_no_shared_texts(parts: dict[str, TextDataset]) -> None:
+    """Refuse sets that share a text, naming the sets, how many texts and the first few. A dataset is
+    de-duplicated when it is read, so a shared text means two tables were combined (a domain-shift target
+    that contains source texts) or a split was built by hand."""
+    seen: dict[str, str] = {}  # normalised text -> the first set it is in
+    shared: dict[tuple[str, str], list[str]] = {}
+    for name, part in parts.items():
+        for text in dict.fromkeys(normalised_text(text) for text in part.texts):
+            if (first := seen.setdefault(text, name)) != name:
+                shared.setdefault((first, name), []).append(text)
+    if shared:
+        pairs = "; ".join(
+            f"{first} ({parts[first].name}) and {second} ({parts[second].name}) share {len(texts)}, e.g. "
+            + ", ".join(repr(text[:60]) for text in texts[:_MAX_SHOWN])
+            for (first, second), texts in shared.items()
+        )
+        raise DataError(
+            f"the split would leak: {pairs} (texts compared case-folded with spacing normalised). No text may be "
+            "in two of train, validation and test: for a domain-shift dataset, give dataset.target a table "
+            "without the source's texts"
+        )
 
 
 def make_low_resource_split(

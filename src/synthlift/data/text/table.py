@@ -11,6 +11,7 @@ import logging
 import math
 import numbers
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -309,10 +310,18 @@ def _check_labels(raw: list[Any], class_names: list[str], origin: str, column: s
     return labels
 
 
+def normalised_text(text: str) -> str:
+    """What makes two texts the same one for de-duplication and the leakage check: Unicode compatibility form
+    (NFKC), case folded, runs of whitespace as one space, trimmed. "Great  phone!" and "great phone!" are one
+    review; a model that trained on one has seen the other."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
 def _deduplicate(texts: list[str], labels: np.ndarray, origin: str) -> tuple[list[str], np.ndarray]:
-    """Keep the first copy of each exact text; drop texts seen with conflicting labels altogether,
-    since neither label can be trusted and a duplicate could otherwise sit in train and test at once."""
-    frame = pd.DataFrame({"text": texts, "label": labels})
+    """Keep the first copy of each text (as `normalised_text` reads it); drop texts seen with conflicting
+    labels altogether, since neither label can be trusted and a duplicate could otherwise sit in train and
+    test at once."""
+    frame = pd.DataFrame({"text": [normalised_text(text) for text in texts], "label": labels})
     n_labels = frame.groupby("text", sort=False)["label"].nunique()
     conflicting = frame["text"].isin(n_labels.index[n_labels > 1])
     repeated = frame["text"].duplicated(keep="first")

@@ -46,7 +46,7 @@ class TextFitContext:
     trainer: Mapping[str, Any]  # Lightning Trainer settings (`trainer` group)
     cache_dir: Path  # shared by every job of a sweep: expensive stages (e.g. pretraining) are cached there
     embeddings: EmbeddingCache
-    held_out_texts: frozenset[str]  # validation and test texts: no generator may train on them
+    held_out_texts: frozenset[str]  # validation and test texts, as `normalised_text`: no generator may train on them
     teacher: nn.Module | None = None  # the real-only classifier, frozen
     # Validation accuracy of the downstream model trained, as the run's augment strategy says, with a
     # candidate generator's samples: the criterion for choosing among generators (never the test set).
@@ -73,3 +73,17 @@ class TextGenerator(abc.ABC):
     @abc.abstractmethod
     def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
         """(len(labels), dim) float32 embeddings, one per requested label, reproducible by `seed`."""
+
+    def sampling_bytes_per_example(self, dim: int) -> int:
+        """Peak memory one sample costs while `sample` makes all of them at once, its output included: what a
+        strategy multiplies by the count it is about to draw, to refuse one that cannot fit before sampling.
+        This default suits generators that copy and perturb training rows: the float32 output and two float64
+        working arrays (the noise and its sum with the row). Neural generators add their activations."""
+        return dim * (4 + 2 * 8)
+
+
+def activation_bytes_per_example(network: nn.Module) -> int:
+    """Bytes one example's activations take in a no-grad forward pass through `network`'s linear layers (each
+    layer's float32 output and the nonlinearity's result): a network run on every requested label at once holds
+    this much per sample, often far more than the embedding it outputs."""
+    return sum(2 * 4 * layer.out_features for layer in network.modules() if isinstance(layer, nn.Linear))

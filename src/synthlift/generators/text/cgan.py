@@ -15,8 +15,9 @@ import torch
 from synthlift.core.cache import fingerprint
 from synthlift.core.checks import positive, positive_int, probability
 from synthlift.core.errors import ConfigError, InvalidArgument
+from synthlift.data.text.table import normalised_text
 from synthlift.generators.divergence import check_sample_scale
-from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData
+from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData, activation_bytes_per_example
 from synthlift.generators.text.cgan_module import DIVERGENCE_ADVICE, ConditionalEmbeddingGAN
 from synthlift.generators.text.gupta_tricks import GuptaTricks, TrickSettings
 from synthlift.generators.text.numeric import seeded
@@ -121,6 +122,11 @@ class ConditionalGAN(TextGenerator):
             return {}
         return {"selected_epoch": float(selection.best_epoch), "val_acc_selected": selection.best_score}
 
+    def sampling_bytes_per_example(self, dim: int) -> int:
+        """The generator's activations, plus its input: the noise and its concatenation with the one-hot label."""
+        generator = self.module.generator
+        return activation_bytes_per_example(generator) + 2 * 4 * (generator.latent_dim + generator.num_classes)
+
     def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
         if self.module is None:
             raise RuntimeError("ConditionalGAN.sample before fit")
@@ -129,15 +135,16 @@ class ConditionalGAN(TextGenerator):
     def _pretrained(self, train: TextTrainData, context: TextFitContext):
         """Path of the GAN pretrained on the tweet corpus (trained once, then cached).
 
-        Corpus texts that are in the run's validation or test set are dropped first: when the corpus and the
-        target data overlap (e.g. `dataset=text/sentiment140_random tricks=text/paper`), pretraining must not
-        see them.
+        Corpus texts that are in the run's validation or test set (compared as `normalised_text` reads them)
+        are dropped first: when the corpus and the target data overlap (e.g. `dataset=text/sentiment140_random
+        tricks=text/paper`), pretraining must not see them.
         """
         corpus = self.corpus.load()
-        dropped = sorted(set(corpus.texts) & context.held_out_texts)
+        held_out = [normalised_text(text) in context.held_out_texts for text in corpus.texts]
+        dropped = sorted(text for text, out in zip(corpus.texts, held_out, strict=True) if out)
         if dropped:
             log.info("Pretraining corpus: dropped %d texts of the validation/test set", len(dropped))
-            corpus = corpus.subset([i for i, text in enumerate(corpus.texts) if text not in context.held_out_texts])
+            corpus = corpus.subset([i for i, out in enumerate(held_out) if not out])
 
         def load_corpus() -> tuple[np.ndarray, np.ndarray]:
             return context.embeddings.encode(train.embedder, corpus.texts), corpus.labels

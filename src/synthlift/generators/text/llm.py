@@ -25,10 +25,15 @@ import torch
 from synthlift.core.cache import fingerprint, get_or_create
 from synthlift.core.checks import non_negative_int, positive, positive_int, unit_target
 from synthlift.core.errors import ConfigError, DataError, InvalidArgument
+from synthlift.core.resources import check_count
 from synthlift.generators.text.base import TextFitContext, TextTrainData
 from synthlift.generators.text.numeric import ClassResampler, seeded
 
 DEFAULT_PROMPT = "Here are some texts with {label} sentiment:\n{examples}\n-"
+# The most texts a class's pool may have: each is one language-model generation (about a second on a CPU for a
+# small model), so 10,000 per class is hours already, and a draw beyond the pool reuses its texts: a larger pool
+# mostly adds waiting.
+MAX_POOL_PER_CLASS = 10_000
 
 
 def one_line(text: str, max_words: int | None = None) -> str:
@@ -68,7 +73,13 @@ class PromptedLanguageModel(ClassResampler):
             raise InvalidArgument("do_sample", do_sample, "true or false")
         self.num_examples = non_negative_int("num_examples", num_examples)
         self.max_example_words = positive_int("max_example_words", max_example_words)
-        self.pool_per_class = positive_int("pool_per_class", pool_per_class)
+        self.pool_per_class = check_count(
+            "pool_per_class",
+            positive_int("pool_per_class", pool_per_class),
+            cap=MAX_POOL_PER_CLASS,
+            item="language-model generations per class",
+            why="each is one generation, about a second on a CPU: hours of generating before any training",
+        )
         sampling = {"temperature": positive("temperature", temperature), "top_p": unit_target("top_p", top_p)}
         # generate()'s settings; temperature and top_p only where they act, so greedy pools share a cache entry.
         self.generation: dict[str, Any] = {

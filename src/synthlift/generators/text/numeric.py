@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from synthlift.core.checks import positive, positive_int
 from synthlift.core.errors import DataError
 from synthlift.generators.divergence import check_loss, check_sample_scale
-from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData
+from synthlift.generators.text.base import TextFitContext, TextGenerator, TextTrainData, activation_bytes_per_example
 
 
 class ClassResampler(TextGenerator):
@@ -140,6 +140,11 @@ class StandardisedNetworkGenerator(TextGenerator):
         check_sample_scale(self.sample(train.y, context.seed), train.x, self.divergence_advice)
         tenth = max(1, len(losses) // 10)
         return {"train_loss_start": float(np.mean(losses[:tenth])), "train_loss_end": float(np.mean(losses[-tenth:]))}
+
+    def sampling_bytes_per_example(self, dim: int) -> int:
+        """The network's activations, plus the float32 arrays of width `dim` a sampling step holds beside them
+        (the sample, the predicted noise and clean sample, fresh noise, the next sample, the output)."""
+        return activation_bytes_per_example(self.network) + 6 * 4 * dim
 
     def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
         if self.network is None:
