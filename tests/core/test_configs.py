@@ -144,7 +144,7 @@ def test_every_component_yaml_names_its_class():
 
 TINY_TEXT = [
     "dataset.max_rows=400",
-    "dataset.train_per_class=8",
+    "dataset.train_per_class={negative: 6, positive: 10}",  # imbalanced, so augment=rebalance has a class to fill
     "gan.max_epochs=4",
     "tricks.early_stopping.eval_every=2",
     "tricks.early_stopping.patience=1",
