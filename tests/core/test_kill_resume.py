@@ -34,14 +34,19 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.slow
-def test_a_job_killed_during_training_resumes_to_one_finished_result(tmp_path, shared_cache_dir):
-    command = [sys.executable, "-m", "synthlift.run", *LONG_JOB, f"paths.cache_dir={shared_cache_dir}"]
+def start_long_job(workdir, cache_dir) -> subprocess.Popen:
+    """LONG_JOB in its own process group (so a signal reaches it and its workers, as from a terminal)."""
+    command = [sys.executable, "-m", "synthlift.run", *LONG_JOB, f"paths.cache_dir={cache_dir}"]
     env = {**os.environ, "WANDB_MODE": "offline"}
     env.pop("SYNTHLIFT_OUTPUT_DIR", None)
-    victim = subprocess.Popen(
-        command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    return subprocess.Popen(
+        command, cwd=workdir, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+@pytest.mark.slow
+def test_a_job_killed_during_training_resumes_to_one_finished_result(tmp_path, shared_cache_dir):
+    victim = start_long_job(tmp_path, shared_cache_dir)
     try:  # training has written curves: kill the whole process group, as the OOM killer or `kill -9` would
         wait_for(lambda: any(tmp_path.rglob("csv/metrics.csv")), 300, "the GAN's first training curves")
     finally:
@@ -143,12 +148,7 @@ def test_a_stopped_job_records_that_it_was_interrupted_and_sets_its_partial_outp
 
 @pytest.mark.slow
 def test_ctrl_c_on_a_sweep_exits_130_with_an_interrupted_record_and_its_curves_set_aside(tmp_path, shared_cache_dir):
-    command = [sys.executable, "-m", "synthlift.run", *LONG_JOB, f"paths.cache_dir={shared_cache_dir}"]
-    env = {**os.environ, "WANDB_MODE": "offline"}
-    env.pop("SYNTHLIFT_OUTPUT_DIR", None)
-    victim = subprocess.Popen(
-        command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    victim = start_long_job(tmp_path, shared_cache_dir)
     try:  # training has written curves: Ctrl-C, which the terminal sends to the whole process group
         wait_for(lambda: any(tmp_path.rglob("csv/metrics.csv")), 300, "the GAN's first training curves")
         os.killpg(victim.pid, signal.SIGINT)
