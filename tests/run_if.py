@@ -1,9 +1,11 @@
-"""`@RunIf(min_gpus=1)`, `@RunIf(data=True)`: skip with a reason instead of failing (after
-lightning-hydra-template's RunIf). The suite never needs a GPU; data-dependent tests need ../shared/data
-(or $SYNTHLIFT_DATA_DIR), which CI has."""
+"""`@RunIf(min_gpus=1)`, `@RunIf(data=True)`, `@RunIf(packages=[...])`: skip with a reason instead of failing
+(after lightning-hydra-template's RunIf). The suite never needs a GPU; data-dependent tests need ../shared/data
+(or $SYNTHLIFT_DATA_DIR), which CI has; tests of an optional extra (`.[llm]`) run where it is installed."""
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,13 @@ import torch
 from synthlift.core.paths import default_data_dir
 
 
-def RunIf(*, min_gpus: int = 0, data: bool = False) -> pytest.MarkDecorator:  # noqa: N802 (reads as a marker)
+def RunIf(  # noqa: N802 (reads as a marker)
+    *, min_gpus: int = 0, data: bool = False, packages: Sequence[str] = ()
+) -> pytest.MarkDecorator:
     conditions, reasons = [], []
+    if missing_packages := [name for name in packages if importlib.util.find_spec(name) is None]:
+        conditions.append(True)
+        reasons.append(f"needs the package(s) {', '.join(missing_packages)}")
     if min_gpus:
         conditions.append(torch.cuda.device_count() < min_gpus)
         reasons.append(f"needs {min_gpus} GPU(s), found {torch.cuda.device_count()}")

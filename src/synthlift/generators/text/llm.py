@@ -1,9 +1,17 @@
 """`gan=text/llm`: a causal language model prompted per label writes texts, which the run's embedder embeds.
 
-At fit time, for each class, `pool_per_class` prompts are filled in (`{label}`: the class's word, `{examples}`:
-`num_examples` random training texts of the class, one per "- " line) and continued by the model; the first line
-of each continuation is a synthetic text of that class, an empty one is dropped. Sampling draws embedded texts
-from the class's pool, so a run asks the model for a fixed number of texts however many samples it then takes.
+Two modes. `write` (the default): for each class, `pool_per_class` prompts are filled in (`{label}`: the class's
+word, `{examples}`: `num_examples` random training texts of the class, one per "- " line) and continued by the
+model. `paraphrase`: each prompt holds one training text of the class (`{text}`) to be reworded keeping its label,
+the LLM augmentation the literature compares most. Either way the first line of each continuation is a synthetic
+text of that class (decoding stops at the end of that line), and an empty one is dropped. Sampling draws embedded
+texts from the class's pool, so a run asks the model for a fixed number of texts however many samples it takes.
+
+Instruct models are prompted through their chat template (`chat: null` uses it where the tokenizer has one).
+`model` is a hub name, a local folder, or the name of a model shipped in a Python package
+(`synthlift.generators.text.offline_models`, e.g. `smollm2-135m-instruct`, the `gan=text/smollm2` option).
+How faithful the texts are to their label is measured on the whole pool: `llm_label_faithfulness` is the share
+the real-only classifier assigns to the label they were written for.
 
 Generation is by far the slowest step of any generator here (minutes on a CPU for a small model), so the pool is
 cached in `<cache_dir>/llm/` by everything it depends on: the model, prompt, settings, seed and training set.
@@ -23,13 +31,16 @@ import numpy as np
 import torch
 
 from synthlift.core.cache import fingerprint, get_or_create
-from synthlift.core.checks import non_negative_int, positive, positive_int, unit_target
+from synthlift.core.checks import non_negative_int, one_of, positive, positive_int, unit_target
 from synthlift.core.errors import ConfigError, DataError, InvalidArgument
 from synthlift.core.resources import check_count
 from synthlift.generators.text.base import TextFitContext, TextTrainData
 from synthlift.generators.text.numeric import ClassResampler, seeded
+from synthlift.generators.text.offline_models import OFFLINE_MODELS, offline_model_folder
 
 DEFAULT_PROMPT = "Here are some texts with {label} sentiment:\n{examples}\n-"
+MODES = ("write", "paraphrase")
+PROMPT_FIELDS = {"write": ({"label"}, {"label", "examples"}), "paraphrase": ({"text"}, {"label", "text"})}
 # The most texts a class's pool may have: each is one language-model generation (about a second on a CPU for a
 # small model), so 10,000 per class is hours already, and a draw beyond the pool reuses its texts: a larger pool
 # mostly adds waiting.
@@ -51,6 +62,9 @@ class PromptedLanguageModel(ClassResampler):
         self,
         model: str,
         prompt: str = DEFAULT_PROMPT,
+        mode: str = "write",
+        chat: bool | None = None,
+        threads: int = 1,
         num_examples: int = 3,
         max_example_words: int = 64,
         label_names: Mapping[str, str] | None = None,
@@ -65,7 +79,13 @@ class PromptedLanguageModel(ClassResampler):
         if not isinstance(model, str) or not model.strip():
             raise InvalidArgument("model", model, "a Hugging Face hub name or a local model directory")
         self.model = model
-        self.prompt = _checked_prompt(prompt)
+        self.mode = one_of("mode", mode, MODES)
+        self.prompt = _checked_prompt(prompt, self.mode)
+        if chat is not None and not isinstance(chat, bool):
+            raise InvalidArgument("chat", chat, "true, false or null (the tokenizer's chat template where it has one)")
+        self.chat = chat
+        # One thread per job: on a busy 2-core machine two threads each were about 10x slower than one.
+        self.threads = positive_int("threads", threads)
         self.label_names = dict(label_names or {})
         if not all(isinstance(word, str) and word.strip() for word in self.label_names.values()):
             raise InvalidArgument("label_names", self.label_names, "a mapping from class name to a non-empty word")
@@ -103,15 +123,19 @@ class PromptedLanguageModel(ClassResampler):
         continuations with a non-empty first line, their `llm_mean_words`, the `llm_distinct_fraction` of distinct
         texts and the `llm_copy_fraction` that repeat a training text verbatim."""
         self.class_names = list(train.class_names)
+        model = self._model_location(context.cache_dir)
         settings = [self.prompt, self.label_names, self.num_examples, self.max_example_words, self.pool_per_class]
-        # batch_size and device change the random stream of sampling, hence the texts.
-        settings += [self.generation, self.batch_size, self.device]
+        # batch_size and device change the random stream of sampling, hence the texts; the stop at a line's
+        # end and the chat template change what the model is asked.
+        settings += [self.generation, self.batch_size, self.device, {"mode": self.mode, "chat": self.chat}]
+        settings += [{"stop": "line"}]
         key = fingerprint(
-            self._model_identity(), settings, context.seed, self.class_names, train.texts, train.y.tolist()
+            _model_identity(model), settings, context.seed, self.class_names, train.texts, train.y.tolist()
         )
 
         def create(tmp: Path) -> None:
-            tmp.write_text(json.dumps(self._write_pools(train, context.seed), ensure_ascii=False), encoding="utf-8")
+            pools = self._write_pools(model, train, context.seed)
+            tmp.write_text(json.dumps(pools, ensure_ascii=False), encoding="utf-8")
 
         path, _ = get_or_create(context.cache_dir / "llm" / f"{key}.json", create)
         pools = json.loads(path.read_text(encoding="utf-8"))
@@ -126,57 +150,68 @@ class PromptedLanguageModel(ClassResampler):
         x = context.embeddings.encode(train.embedder, texts)
         self.rows = np.split(x, np.cumsum([len(pools[name]) for name in self.class_names])[:-1])
         training = {one_line(text) for text in train.texts}
-        return {
+        described = {
             "llm_usable_fraction": len(texts) / (self.pool_per_class * len(self.class_names)),
             "llm_mean_words": float(np.mean([len(text.split()) for text in texts])),
             "llm_distinct_fraction": len(set(texts)) / len(texts),
             "llm_copy_fraction": float(np.mean([text in training for text in texts])),
         }
+        if context.teacher is not None:
+            labels = np.repeat(np.arange(len(self.class_names)), [len(pools[name]) for name in self.class_names])
+            with torch.no_grad():
+                assigned = context.teacher(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy()
+            described["llm_label_faithfulness"] = float(np.mean(assigned == labels))
+        return described
 
     def _draw(self, label: int, count: int, rng: np.random.Generator) -> np.ndarray:
         """Distinct texts of the pool while it lasts, with replacement beyond its size."""
         rows = self.rows[label]
         return rows[rng.choice(len(rows), size=count, replace=count > len(rows))]
 
-    def _model_identity(self) -> Any:
-        """The cache key's model part: a hub name as given; a local directory by its path and its files' sizes and
-        modification times, so that weights saved over it invalidate the pool."""
-        folder = Path(self.model).expanduser()
-        if not folder.is_dir():
-            return self.model
-        files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
-        return [str(folder.resolve()), files]
+    def _model_location(self, cache_dir: Path) -> str:
+        """What `from_pretrained` is given: a packaged model's converted folder (made once), else `model`."""
+        if self.model in OFFLINE_MODELS:
+            return str(offline_model_folder(self.model, cache_dir))
+        return self.model
 
     def _prompts(self, train: TextTrainData, seed: int) -> tuple[list[str], list[str]]:
-        """`pool_per_class` prompts per class, each with its own random examples, and the class name of each."""
+        """`pool_per_class` prompts per class and the class name of each. `write`: each with its own random
+        examples of the class; `paraphrase`: each with one training text of the class, taken in a random order
+        and again from the start when the class has fewer texts than prompts."""
         rng = np.random.default_rng(seed)
         prompts, owners = [], []
         for label, name in enumerate(self.class_names):
             members = [one_line(train.texts[i], self.max_example_words) for i in np.flatnonzero(train.y == label)]
-            for _ in range(self.pool_per_class):
-                examples = "\n".join(f"- {members[i]}" for i in rng.permutation(len(members))[: self.num_examples])
-                prompts.append(self.prompt.format(label=self.label_names.get(name, name), examples=examples))
+            order = rng.permutation(len(members))
+            for index in range(self.pool_per_class):
+                if self.mode == "paraphrase":
+                    fields = {"text": members[order[index % len(members)]]}
+                else:
+                    shown = rng.permutation(len(members))[: self.num_examples]
+                    fields = {"examples": "\n".join(f"- {members[i]}" for i in shown)}
+                prompts.append(self.prompt.format(label=self.label_names.get(name, name), **fields))
                 owners.append(name)
         return prompts, owners
 
-    def _write_pools(self, train: TextTrainData, seed: int) -> dict[str, list[str]]:
+    def _write_pools(self, model: str, train: TextTrainData, seed: int) -> dict[str, list[str]]:
         """Class name -> the non-empty first lines of the model's continuations of that class's prompts."""
         prompts, owners = self._prompts(train, seed)
         pools: dict[str, list[str]] = {name: [] for name in self.class_names}
-        for name, continuation in zip(owners, self._generate(prompts, seed), strict=True):
+        for name, continuation in zip(owners, self._generate(model, prompts, seed), strict=True):
             line = continuation.split("\n", 1)[0].strip()
             if line:
                 pools[name].append(line)
         return pools
 
-    def _generate(self, prompts: list[str], seed: int) -> list[str]:
+    def _generate(self, model_location: str, prompts: list[str], seed: int) -> list[str]:
         """The model's continuation of each prompt, in batches left-padded so that every continuation starts right
-        after its prompt. Offline (HF_HUB_OFFLINE), only local files are read: nothing is ever downloaded."""
+        after its prompt, each stopped at the end of its first line (only that line is kept: decoding further
+        wasted most of the time). Offline (HF_HUB_OFFLINE), only local files are read: nothing is downloaded."""
         from huggingface_hub import is_offline_mode
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         offline = is_offline_mode()
-        folder = Path(self.model).expanduser()
+        folder = Path(model_location).expanduser()
         if folder.is_dir() and not any(_is_tokenizer_file(path.name) for path in folder.iterdir()):
             raise ConfigError(
                 f"gan.model={self.model!r} is a folder without tokenizer files (tokenizer.json, "
@@ -184,8 +219,8 @@ class PromptedLanguageModel(ClassResampler):
                 f"(tokenizer.save_pretrained(folder))"
             )
         try:
-            tokenizer = AutoTokenizer.from_pretrained(self.model, padding_side="left", local_files_only=offline)
-            model = AutoModelForCausalLM.from_pretrained(self.model, local_files_only=offline)
+            tokenizer = AutoTokenizer.from_pretrained(model_location, padding_side="left", local_files_only=offline)
+            model = AutoModelForCausalLM.from_pretrained(model_location, local_files_only=offline)
         except (OSError, ValueError) as error:  # a folder without tokenizer files fails with a ValueError
             raise ConfigError(
                 f"gan.model={self.model!r} cannot be loaded: give a local model directory holding both the weights "
@@ -195,32 +230,74 @@ class PromptedLanguageModel(ClassResampler):
         model = model.to(self.device).eval()
         if tokenizer.pad_token is None:  # GPT-2-style tokenizers have none; padded positions are masked anyway
             tokenizer.pad_token = tokenizer.eos_token
+        chat = self.chat if self.chat is not None else bool(getattr(tokenizer, "chat_template", None))
+        if chat:
+            prompts = [_as_chat(tokenizer, prompt) for prompt in prompts]
+        # A tokenizer that cannot write a line break (WordPiece drops whitespace) needs no stop; transformers
+        # refuses a stop string that no token can spell.
+        writes_newline = "\n" in tokenizer.decode(tokenizer("\n", add_special_tokens=False)["input_ids"])
+        stop_at_line_end = {"stop_strings": ["\n"], "tokenizer": tokenizer} if writes_newline else {}
         continuations = []
-        with seeded(seed), torch.no_grad():
-            for start in range(0, len(prompts), self.batch_size):
-                batch = tokenizer(prompts[start : start + self.batch_size], return_tensors="pt", padding=True)
-                input_ids = batch["input_ids"].to(self.device)
-                generated = model.generate(
-                    input_ids=input_ids,
-                    attention_mask=batch["attention_mask"].to(self.device),
-                    pad_token_id=tokenizer.pad_token_id,
-                    **self.generation,
-                )
-                continuations += tokenizer.batch_decode(generated[:, input_ids.shape[1] :], skip_special_tokens=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with seeded(seed), torch.no_grad():
+                for start in range(0, len(prompts), self.batch_size):
+                    batch = tokenizer(
+                        prompts[start : start + self.batch_size],
+                        return_tensors="pt",
+                        padding=True,
+                        add_special_tokens=not chat,  # the chat template already holds its special tokens
+                    )
+                    input_ids = batch["input_ids"].to(self.device)
+                    generated = model.generate(
+                        input_ids=input_ids,
+                        attention_mask=batch["attention_mask"].to(self.device),
+                        pad_token_id=tokenizer.pad_token_id,
+                        **stop_at_line_end,
+                        **self.generation,
+                    )
+                    new_tokens = generated[:, input_ids.shape[1] :]
+                    continuations += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        finally:
+            torch.set_num_threads(threads)
         return continuations
 
 
-def _checked_prompt(prompt: Any) -> str:
-    """A template whose fields are `{label}` (required: the prompt is what makes the texts class-conditional)
-    and optionally `{examples}`; literal braces are doubled, as in `str.format`."""
-    expected = "a str.format template with a {label} field and optionally {examples}, and no other field"
+def _checked_prompt(prompt: Any, mode: str) -> str:
+    """A template with the fields of `mode`, literal braces doubled as in `str.format`. `write`: `{label}`
+    (required: the prompt is what makes the texts class-conditional) and optionally `{examples}`; `paraphrase`:
+    `{text}` (required: the training text to reword, whose label the paraphrase keeps) and optionally `{label}`."""
+    required, allowed = PROMPT_FIELDS[mode]
+    expected = (
+        f"for mode={mode}, a str.format template with the field(s) {sorted(required)}, optionally "
+        f"{sorted(allowed - required)}, and no other field"
+    )
     try:
         fields = {field for _, field, _, _ in Formatter().parse(prompt) if field is not None}
     except (TypeError, ValueError, AttributeError):
         raise InvalidArgument("prompt", prompt, expected) from None
-    if "label" not in fields or not fields <= {"label", "examples"}:
+    if not required <= fields <= allowed:
         raise InvalidArgument("prompt", prompt, expected)
     return prompt
+
+
+def _as_chat(tokenizer: Any, prompt: str) -> str:
+    """`prompt` as the user's turn of the tokenizer's chat template, ending where the assistant's answer starts:
+    how an instruct model is meant to be asked (a bare completion prompt gets chat-formatted noise back)."""
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
+
+
+def _model_identity(model: str) -> Any:
+    """The cache key's model part: a hub name as given; a local directory by its path and its files' sizes and
+    modification times, so that weights saved over it invalidate the pool."""
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        return model
+    files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
+    return [str(folder.resolve()), files]
 
 
 def _is_tokenizer_file(name: str) -> bool:
