@@ -67,6 +67,17 @@ def test_exact_train_counts_per_class():
         assert split(ds, train_per_class=k).train.class_counts().tolist() == [k, k, k]
 
 
+def test_training_sets_are_nested_across_budgets_for_one_seed():
+    """The label-budget curve compares budgets on the same texts: 8 per class lie inside 16, inside 32."""
+    ds = toy()
+    for sample_seed in (0, 1):
+        draws = [set(split(ds, sample_seed=sample_seed, train_per_class=n).train.texts) for n in (8, 16, 32)]
+        assert draws[0] < draws[1] < draws[2]
+    assert set(split(ds, sample_seed=0, train_per_class=8).train.texts) != set(
+        split(ds, sample_seed=1, train_per_class=8).train.texts
+    )
+
+
 def test_training_order_is_not_class_blocked():
     s = split(toy((500, 500)), train_per_class=50)
     assert len(set(s.train.labels[:50].tolist())) == 2

@@ -65,9 +65,10 @@ def make_low_resource_split(
     """Split `dataset` stratified by class.
 
     Test and validation depend only on `split_seed` (and the data), so every run seed of a sweep is
-    scored on the same test set; the training set depends on `sample_seed` too. Every class gets at
-    least one test example. `dataset` should be de-duplicated (`load_text_dataset` does it), otherwise
-    copies of one text could fall on both sides.
+    scored on the same test set; the training set depends on `sample_seed` too, and is nested across
+    budgets: with the same seeds, a smaller `train_per_class` draws a subset of a larger one's texts.
+    Every class gets at least one test example. `dataset` should be de-duplicated (`load_text_dataset`
+    does it), otherwise copies of one text could fall on both sides.
     """
     for key, value in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
         if not 0 < value < 1:
@@ -108,7 +109,10 @@ def make_low_resource_split(
             )
         test.append(members[:n_test])
         val.append(members[n_test : n_test + n_val])
-        train.append(sample_rng.choice(pool, size=int(train_per_class), replace=False))
+        # A prefix of one permutation of the class's pool (its length, not the budget, sets how many random
+        # numbers are used): for one seed, the draw for 8 per class lies inside the draw for 16, so a
+        # label-budget curve is paired across budgets as well as across arms.
+        train.append(sample_rng.permutation(pool)[: int(train_per_class)])
 
     # Shuffle across classes so that no consumer sees class-blocked order; each with its own stream.
     return TextSplit(
