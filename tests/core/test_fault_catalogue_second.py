@@ -89,7 +89,18 @@ LEAKAGE_FAULTS = [
 # generator it does not name (tests/core/test_configs.py), Ctrl-C and SIGTERM (test_kill_resume.py), sizes that
 # cannot fit (test_resource_limits.py), an Optuna objective no job records (test_optuna_sweeper.py).
 
-CATALOGUE = NO_SYNTHETIC_FAULTS + LEAKAGE_FAULTS
+# --- 3. Found by the random-configuration invariants (tests/core/test_invariants.py) -------------------------------
+
+RANDOM_DRAW_FAULTS = [
+    Fault(  # was "gan: cannot build the component: not all arguments converted during string formatting"
+        "batch-size-not-a-number",
+        "text",
+        ("gan.batch_size=abc",),
+        r"gan\.batch_size='abc' is invalid: expected an integer > 0",
+    ),
+]
+
+CATALOGUE = NO_SYNTHETIC_FAULTS + LEAKAGE_FAULTS + RANDOM_DRAW_FAULTS
 
 
 @pytest.mark.parametrize("fault", CATALOGUE, ids=lambda fault: fault.id)

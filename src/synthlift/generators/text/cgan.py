@@ -63,6 +63,7 @@ class ConditionalGAN(TextGenerator):
         if not isinstance(spectral_norm, bool):
             raise InvalidArgument("spectral_norm", spectral_norm, "true or false")
         self.pack = positive_int("pack", pack)
+        self.batch_size = positive_int("batch_size", batch_size)  # an integer before it is divided into packs
         if batch_size % self.pack:
             raise InvalidArgument("batch_size", batch_size, f"a multiple of pack={pack} (packs are cut from batches)")
         self.objective = objective
@@ -78,7 +79,6 @@ class ConditionalGAN(TextGenerator):
             "beta1": probability("beta1", beta1),
             "beta2": probability("beta2", beta2),
         }
-        self.batch_size = positive_int("batch_size", batch_size)
         self.max_epochs = positive_int("max_epochs", max_epochs)
         self.tricks: TrickSettings = tricks.settings
         self.corpus = tricks.corpus
