@@ -122,7 +122,7 @@ class StandardisedNetworkGenerator(TextGenerator):
         last tenth of the steps (`train_loss_start`, `train_loss_end`): whether training got anywhere."""
         self.standardiser = Standardiser(train.x)
         x = self.standardiser.apply(train.x)
-        labels = torch.as_tensor(train.y, dtype=torch.long)
+        labels = torch.tensor(train.y, dtype=torch.long)  # a copy: the dataset's labels are read-only
         batch_size = min(self.batch_size, len(x))
         losses = []
         with seeded(context.seed):
