@@ -78,6 +78,25 @@ def test_training_sets_are_nested_across_budgets_for_one_seed():
     )
 
 
+def test_validation_from_the_budget_counts_in_it_and_stays_nested_across_budgets():
+    """True few-shot: a quarter of each class's budget validates; the large held-out split is not used."""
+    ds = toy()
+    held_out = split(ds, train_per_class=16)
+    parts = {n: split(ds, train_per_class=n, budget_val_fraction=0.25) for n in (8, 16)}
+    for n, made in parts.items():
+        assert len(made.train) == 2 * n * 3 // 4 and len(made.val) == 2 * n // 4
+        assert not set(made.val.texts) & set(held_out.val.texts)  # drawn from the budget, not the held-out split
+        assert sorted(made.train.texts + made.val.texts) == sorted(split(ds, train_per_class=n).train.texts)
+        assert sorted(made.test.texts) == sorted(held_out.test.texts)
+    assert set(parts[8].train.texts) < set(parts[16].train.texts) and set(parts[8].val.texts) < set(parts[16].val.texts)
+    with pytest.raises(
+        DataError, match=r"budget_val_fraction=0\.25 of class 'c0''s budget of 2 labels leaves 2 to train"
+    ):
+        split(ds, train_per_class=2, budget_val_fraction=0.25)
+    with pytest.raises(ConfigError, match="budget_val_fraction=1.5"):
+        split(ds, budget_val_fraction=1.5)
+
+
 def test_training_order_is_not_class_blocked():
     s = split(toy((500, 500)), train_per_class=50)
     assert len(set(s.train.labels[:50].tolist())) == 2

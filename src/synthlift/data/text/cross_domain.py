@@ -25,10 +25,11 @@ from synthlift.data.text.table import TextDataset
 class CrossDomainDataset(TextTableDataset):
     """Reads and splits like its `source` dataset; only the test set is replaced by `target`'s.
 
-    `train_per_class` and `max_rows` are this dataset's own keys, as for any text dataset (so
-    `dataset.train_per_class=250` or a sweep over it works the same here): the first sets the source's
-    training draw, the second subsamples both tables. The two domains are built here from their configs
-    (`_recursive_: false` in the yaml) so that these keys reach them.
+    `train_per_class`, `max_rows` and `budget_val_fraction` are this dataset's own keys, as for any text
+    dataset (so `dataset.train_per_class=250` or a sweep over it works the same here): the first and last set
+    the source's training draw and where its validation labels come from, the second subsamples both tables.
+    The two domains are built here from their configs (`_recursive_: false` in the yaml) so that these keys
+    reach them.
     """
 
     def __init__(
@@ -37,8 +38,15 @@ class CrossDomainDataset(TextTableDataset):
         target: DictConfig,
         train_per_class: int | Mapping[str, int] = 50,
         max_rows: int | None = None,
+        budget_val_fraction: float | None = None,
     ):
-        self.source = build(source, "dataset.source", train_per_class=train_per_class, max_rows=max_rows)
+        self.source = build(
+            source,
+            "dataset.source",
+            train_per_class=train_per_class,
+            max_rows=max_rows,
+            budget_val_fraction=budget_val_fraction,
+        )
         self.target = build(target, "dataset.target", max_rows=max_rows)
         for key, dataset in (("source", self.source), ("target", self.target)):
             if type(dataset) is not TextTableDataset:

@@ -37,6 +37,7 @@ class TextTableDataset:
         test_fraction: float = 0.2,
         val_fraction: float = 0.1,
         train_per_class: int | Mapping[str, int] = 50,
+        budget_val_fraction: float | None = None,
         data_dir: str | None = None,
     ):
         class_names = [str(c) for c in plain_container(class_names)]
@@ -84,6 +85,9 @@ class TextTableDataset:
             "test_fraction": test_fraction,
             "val_fraction": val_fraction,
             "train_per_class": _per_class_counts(plain_container(train_per_class), class_names),
+            "budget_val_fraction": None
+            if budget_val_fraction is None
+            else open_fraction("budget_val_fraction", budget_val_fraction),
         }
         self.data_dir = data_dir
 
@@ -102,6 +106,7 @@ class TextTableDataset:
             train_per_class=self.params["train_per_class"],
             split_seed=self.params["split_seed"],
             sample_seed=seed,
+            budget_val_fraction=self.params["budget_val_fraction"],
         )
 
 

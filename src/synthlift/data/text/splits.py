@@ -61,6 +61,7 @@ def make_low_resource_split(
     train_per_class: int | Sequence[int],
     split_seed: int,
     sample_seed: int,
+    budget_val_fraction: float | None = None,
 ) -> TextSplit:
     """Split `dataset` stratified by class.
 
@@ -69,6 +70,14 @@ def make_low_resource_split(
     budgets: with the same seeds, a smaller `train_per_class` draws a subset of a larger one's texts.
     Every class gets at least one test example. `dataset` should be de-duplicated (`load_text_dataset`
     does it), otherwise copies of one text could fall on both sides.
+
+    `budget_val_fraction` (the true few-shot setting, Perez, Kiela & Cho 2021): the validation set comes out
+    of the label budget instead of the large held-out split, which is then left unused. `train_per_class` is
+    the budget of labels per class, and that share of each class's budget draw validates (the draw's
+    positions i where floor((i + 1) f) > floor(i f), so the training and validation sets both stay nested
+    across budgets); everything that selects on validation (the tuned protocol, generator selection) then
+    sees only labels the budget paid for. The held-out split is still carved out, so the training pool, and
+    with it the draw, is the same with and without this option: the two settings are paired too.
     """
     for key, value in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
         if not 0 < value < 1:
@@ -85,6 +94,8 @@ def make_low_resource_split(
             f"({len(dataset.class_names)})"
         )
 
+    if budget_val_fraction is not None and not 0 < budget_val_fraction < 1:
+        raise ConfigError(f"dataset.budget_val_fraction={budget_val_fraction} must lie strictly between 0 and 1")
     split_rng = np.random.default_rng([split_seed, _SPLIT_STREAM])
     sample_rng = np.random.default_rng([sample_seed, _SAMPLE_STREAM])
     train, val, test = [], [], []
@@ -108,11 +119,24 @@ def make_low_resource_split(
                 f"test/validation fractions."
             )
         test.append(members[:n_test])
-        val.append(members[n_test : n_test + n_val])
         # A prefix of one permutation of the class's pool (its length, not the budget, sets how many random
         # numbers are used): for one seed, the draw for 8 per class lies inside the draw for 16, so a
         # label-budget curve is paired across budgets as well as across arms.
-        train.append(sample_rng.permutation(pool)[: int(train_per_class)])
+        budget = sample_rng.permutation(pool)[: int(train_per_class)]
+        if budget_val_fraction is None:
+            train.append(budget)
+            val.append(members[n_test : n_test + n_val])
+            continue
+        validates = np.diff(np.floor(np.arange(len(budget) + 1) * budget_val_fraction)) > 0
+        if validates.all() or not validates.any():
+            raise DataError(
+                f"Dataset {dataset.name!r}: dataset.budget_val_fraction={budget_val_fraction} of class "
+                f"{class_name!r}'s budget of {len(budget)} labels leaves {int((~validates).sum())} to train on "
+                f"and {int(validates.sum())} to validate on; each needs at least one. Raise dataset.train_per_class "
+                f"or change dataset.budget_val_fraction."
+            )
+        train.append(budget[~validates])
+        val.append(budget[validates])
 
     # Shuffle across classes so that no consumer sees class-blocked order; each with its own stream.
     return TextSplit(
