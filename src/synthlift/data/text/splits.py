@@ -41,10 +41,11 @@ def check_no_shared_texts(parts: dict[str, TextDataset]) -> None:
             if (first := seen.setdefault(text, name)) != name:
                 shared.setdefault((first, name), []).append(text)
     if shared:
+        order = list(parts)  # pairs in the order of the sets (train-validation, train-test, validation-test)
         pairs = "; ".join(
             f"{first} ({parts[first].name}) and {second} ({parts[second].name}) share {len(texts)}, e.g. "
             + ", ".join(repr(text[:60]) for text in texts[:_MAX_SHOWN])
-            for (first, second), texts in shared.items()
+            for (first, second), texts in sorted(shared.items(), key=lambda pair: [order.index(n) for n in pair[0]])
         )
         raise DataError(
             f"the split would leak: {pairs} (texts compared case-folded with spacing normalised). No text may be "
