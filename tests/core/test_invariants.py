@@ -14,12 +14,14 @@ nodes, in every other draw. Whatever the draw, each job must:
 
 (A command Hydra refuses to compose launches no job; its message must still name the key.)
 
-A seeded generator makes every draw reproducible from its test id. The default suite runs a bounded budget;
+Each draw has its own seeded stream (`drawn(seed, index)`), so a failure is reproducible from its test id.
+The default suite runs a bounded budget;
 `pytest -m long tests/core/test_invariants.py` runs a longer one.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -31,7 +33,8 @@ from omegaconf import OmegaConf
 
 from synthlift.core.results import JOB_LOCK, RESULTS_FILE, UNFINISHED_PREFIX
 from synthlift.run import execute
-from tests.core.test_configs import TINY_IMAGE, compose_root, group_options
+from tests.core.test_configs import TINY_IMAGE, compose_root
+from tests.core.test_configs import group_options as composed_group_options
 from tests.core.test_fault_catalogue import group_choices
 from tests.core.test_run_records import strict_json
 from tests.text.test_run_text import run_cli
@@ -90,6 +93,14 @@ def boundary_values(key: str, value: int | float) -> list[str]:
     return values
 
 
+group_options = functools.cache(composed_group_options)  # composing the root's defaults costs 0.1 s a call
+
+
+def drawable_keys(root: str, group: str) -> list[str]:
+    """The numeric keys of `group` in `root`'s default composition (a check that the walk finds keys)."""
+    return numeric_leaves(compose_root(root), group) if group in compose_root(root) else []
+
+
 def draw_configuration(rng: random.Random, root: str) -> list[str]:
     """One random job of `root`: an option for some groups, then (every other draw) one boundary value for a
     numeric key."""
@@ -107,9 +118,21 @@ def draw_configuration(rng: random.Random, root: str) -> list[str]:
     return overrides
 
 
-def configurations(seed: int, count: int) -> list[list[str]]:
-    rng = random.Random(seed)
-    return [draw_configuration(rng, "image" if rng.random() < 0.2 else "text") for _ in range(count)]
+@functools.cache
+def drawn(seed: int, index: int) -> list[str]:
+    """Draw `index` of the budget seeded by `seed`: each draw has its own random stream, so a test draws only
+    its own configuration, when it runs (drawing the long budget's 200 at collection took 90 s)."""
+    rng = random.Random(f"{seed}/{index}")
+    return draw_configuration(rng, "image" if rng.random() < 0.2 else "text")
+
+
+def run_drawn(seed: int, index: int, tmp_path: Path, cache_dir: Path, compose_config, record_property) -> None:
+    overrides = drawn(seed, index)
+    record_property("overrides", " ".join(overrides))
+    try:
+        record_property("ended", run_in_process(overrides, tmp_path, cache_dir, compose_config))
+    except AssertionError as failure:
+        raise AssertionError(f"draw {seed}/{index}: {' '.join(overrides)}\n{failure}") from failure
 
 
 def check_record(record: dict, run_dir: Path, overrides: list[str]) -> None:
@@ -146,33 +169,34 @@ def run_in_process(overrides: list[str], tmp_path: Path, cache_dir: Path, compos
     return record["status"] if record["status"] == "ok" else f"failed: {record['error']['type']}"
 
 
-BOUNDED = configurations(seed=22, count=10)
-LONG = configurations(seed=2022, count=200)
+BOUNDED, LONG = (22, 10), (2022, 200)  # (seed, number of draws): the default suite's budget, and `-m long`'s
 
 
 def test_the_draw_reaches_every_kind_of_input():
     """A guard on the generator itself, so the tests below cannot silently test little."""
-    drawn = [override for overrides in BOUNDED + LONG for override in overrides]
-    assert any(override.startswith("gan=") for override in drawn)
-    assert any(override.startswith("augment=") for override in drawn)
-    assert any(override.endswith("=abc") for override in drawn) and any(override.endswith("=0") for override in drawn)
-    assert any(override.endswith("=1000000000000") for override in drawn)
-    assert any(overrides[: len(BASE["image"])] == BASE["image"] for overrides in BOUNDED)
+    draws = [drawn(*BOUNDED[:1], index) for index in range(BOUNDED[1])]
+    overrides = [override for draw in draws for override in draw]
+    assert any(override.startswith("gan=") for override in overrides)
+    assert any(override.startswith("augment=") for override in overrides)
+    assert any(draw[: len(BASE["image"])] == BASE["image"] for draw in draws)
+    assert any(draw[-1].split("=", 1)[1] in ("0", "-1", "null", "abc", "1", "1e-9", "1000000000000") for draw in draws)
+    keys = {key for root in ("text", "image") for group in DRAWN_GROUPS for key in drawable_keys(root, group)}
+    assert {"augment.ratio", "dataset.train_per_class", "gan.lr_generator", "gan.max_steps", "downstream.lr"} <= keys
 
 
-@pytest.mark.parametrize("overrides", BOUNDED, ids=" ".join)
+@pytest.mark.parametrize("index", range(BOUNDED[1]))
 def test_every_job_leaves_a_record_that_tells_the_truth(
-    overrides, tmp_path, shared_cache_dir, compose_config, record_property
+    index, tmp_path, shared_cache_dir, compose_config, record_property
 ):
-    record_property("ended", run_in_process(overrides, tmp_path, shared_cache_dir, compose_config))
+    run_drawn(BOUNDED[0], index, tmp_path, shared_cache_dir, compose_config, record_property)
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("overrides", LONG, ids=" ".join)
+@pytest.mark.parametrize("index", range(LONG[1]))
 def test_every_job_leaves_a_record_that_tells_the_truth_long(
-    overrides, tmp_path, shared_cache_dir, compose_config, record_property
+    index, tmp_path, shared_cache_dir, compose_config, record_property
 ):
-    record_property("ended", run_in_process(overrides, tmp_path, shared_cache_dir, compose_config))
+    run_drawn(LONG[0], index, tmp_path, shared_cache_dir, compose_config, record_property)
 
 
 @pytest.mark.slow
@@ -180,7 +204,8 @@ def test_the_exit_status_matches_the_record(tmp_path, shared_cache_dir, compose_
     """Through the CLI, for the first drawn text job that ends ok and the first that fails (found in-process,
     which is quick): exit status 0 when ok, 1 when failed."""
     statuses = {}
-    for index, overrides in enumerate(draw for draw in BOUNDED if draw[: len(BASE["text"])] == BASE["text"]):
+    text_draws = (drawn(BOUNDED[0], index) for index in range(BOUNDED[1]))
+    for index, overrides in enumerate(draw for draw in text_draws if draw[: len(BASE["text"])] == BASE["text"]):
         ended = run_in_process(overrides, tmp_path / f"probe{index}", shared_cache_dir, compose_config)
         status = "ok" if ended == "ok" else "failed"
         if ended == "refused by hydra" or status in statuses:
