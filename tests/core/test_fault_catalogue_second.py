@@ -98,6 +98,18 @@ RANDOM_DRAW_FAULTS = [
         ("gan.batch_size=abc",),
         r"gan\.batch_size='abc' is invalid: expected an integer > 0",
     ),
+    Fault(  # was "embedder: cannot build the component: int() argument must be ... not 'NoneType'"
+        "tfidf-components-null",
+        "text",
+        ("embedder.n_components=null",),
+        r"embedder\.n_components=None is invalid: expected an integer > 0",
+    ),
+    Fault(  # was "TfidfSvdEmbedder needs at least 2 distinct terms in the training texts, got 1", naming no key
+        "tfidf-of-one-term",
+        "text",
+        ("embedder.max_features=1",),
+        r"embedder\.max_features=1 is invalid: expected an integer >= 2",
+    ),
 ]
 
 CATALOGUE = NO_SYNTHETIC_FAULTS + LEAKAGE_FAULTS + RANDOM_DRAW_FAULTS

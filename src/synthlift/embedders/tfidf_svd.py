@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from synthlift.core.cache import fingerprint
-from synthlift.core.errors import DataError, SynthliftError
+from synthlift.core.checks import non_negative_int, positive_int
+from synthlift.core.errors import DataError, InvalidArgument, SynthliftError
 from synthlift.embedders.base import Embedder, as_text_list, package_version
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,12 @@ class TfidfSvdEmbedder(Embedder):
     """Fitted on training texts only, so no vocabulary or IDF statistic leaks from the test set."""
 
     def __init__(self, n_components: int = 100, max_features: int = 20000, seed: int = 0):
-        self.n_components = int(n_components)
-        self.max_features = int(max_features)
-        self.seed = int(seed)
+        self.n_components = positive_int("n_components", n_components)
+        # At least 2 terms: one term is one TF-IDF column, which no SVD can reduce to a component.
+        self.max_features = positive_int("max_features", max_features)
+        if self.max_features < 2:
+            raise InvalidArgument("max_features", max_features, "an integer >= 2 (the terms SVD reduces)")
+        self.seed = non_negative_int("seed", seed)
         self._vectorizer = None
         self._svd = None
         self._fit_hash: str | None = None
@@ -43,7 +47,10 @@ class TfidfSvdEmbedder(Embedder):
             raise DataError(f"TfidfSvdEmbedder cannot fit on these training texts: {exc}") from None
         n_docs, vocab = tfidf.shape
         if vocab < 2:
-            raise DataError(f"TfidfSvdEmbedder needs at least 2 distinct terms in the training texts, got {vocab}")
+            raise DataError(
+                f"TfidfSvdEmbedder needs at least 2 distinct terms in the training texts, got {vocab}: the training "
+                "set (dataset.train_per_class) is too small or its texts too short for embedder=tfidf_svd"
+            )
         # TruncatedSVD needs fewer components than both documents and terms; a few-shot training
         # set can have fewer than the configured 100.
         k = max(1, min(self.n_components, n_docs - 1, vocab - 1))
