@@ -45,7 +45,7 @@ SKIPPED_OPTIONS = {
     "dataset": {"text/mr", "text/cr", "text/sentiment140", "text/sentiment140_random", "text/file", "text/hf"}
     | {"text/amazon_books", "text/amazon_dvd", "text/amazon_electronics", "text/amazon_kitchen"}
     | {"text/dvd_to_electronics", "image/celebamask", "image/horse", "image/folder"},
-    "gan": {"text/llm", "text/smollm2"},
+    "gan": {"text/llm", "text/smollm2", "text/smollm2_paraphrase"},
     "embedder": {"minilm"},
     "perceptual": {"lpips", "efficientnet"},
     "downstream": {"image/unet_efficientnet"},

@@ -31,7 +31,7 @@ from synthlift.generators.text.eda import (
     synonym_replacement,
     tokenize,
 )
-from synthlift.generators.text.llm import PromptedLanguageModel
+from synthlift.generators.text.llm import PromptedLanguageModel, kept_line
 from synthlift.generators.text.offline_models import OFFLINE_MODELS
 from tests.run_if import RunIf
 from tests.text.conftest import make_context
@@ -329,6 +329,7 @@ def test_llm_folder_without_tokenizer_files_names_gan_model(tiny_lm, train, cont
         ("mode", "translate"),
         ("chat", "sometimes"),
         ("threads", 0),
+        ("prompt_texts", 0),
     ],
 )
 def test_llm_rejects_bad_arguments_naming_them(argument, value):
@@ -367,6 +368,68 @@ def test_llm_paraphrase_prompts_each_hold_one_training_text_of_the_class(train, 
         assert set(seen.split("\n")[1] for seen in prompts_seen[6 * label : 6 * label + 4]) == set(TEXTS[label])
     with pytest.raises(InvalidArgument, match=r"for mode=paraphrase, .*\['text'\]"):
         PromptedLanguageModel("unused/model", mode="paraphrase")  # the write prompt has no {text}
+
+
+@pytest.mark.parametrize("mode", ["write", "paraphrase"])
+def test_llm_prompts_read_a_classs_first_texts_so_larger_budgets_share_one_pool(train, tmp_path, monkeypatch, mode):
+    """The label-budget curve's affordability: with prompt_texts=2, a training set that only adds texts after
+    each class's first two asks the same prompts, so it reuses the pool (no generation), and a set whose first
+    texts differ gets its own."""
+    asked: list[list[str]] = []
+
+    def record(self, model, prompts, seed):
+        asked.append(prompts)
+        return [f"text {i}" for i in range(len(prompts))]
+
+    monkeypatch.setattr(PromptedLanguageModel, "_generate", record)
+    prompt = {"write": "Some {label} texts:\n{examples}\n-", "paraphrase": "Reword:\n{text}"}[mode]
+
+    def fit(keep: list[int]) -> None:
+        subset = TextTrainData(
+            [train.texts[i] for i in keep], train.x[keep], train.y[keep], train.class_names, train.embedder
+        )
+        settings = {"mode": mode, "prompt": prompt, "prompt_texts": 2, "num_examples": 2, "pool_per_class": 3}
+        PromptedLanguageModel("unused/model", **settings).fit(subset, make_context(tmp_path))
+
+    negatives, positives = np.flatnonzero(train.y == 0), np.flatnonzero(train.y == 1)
+    fit([*negatives[:2], *positives[:2]])
+    lines = {line for prompts in asked for prompt in prompts for line in prompt.splitlines()[1:]}
+    shown = {line.removeprefix("- ") for line in lines if line != "-"}
+    assert shown == {train.texts[i] for i in [*negatives[:2], *positives[:2]]}
+    fit([*negatives[:3], *positives])  # a larger budget: same first two texts per class
+    assert len(asked) == 1
+    fit([negatives[1], negatives[0], *positives[:2]])  # another first text: other prompts
+    assert len(asked) == 2
+
+
+def test_llm_keeps_a_continuations_first_line_without_quotes_or_preamble():
+    assert kept_line('a fine knife."\nmore') == "a fine knife."
+    assert kept_line(' "quoted" ') == "quoted"
+    assert kept_line("Here's a new positive review:\nthe text") == ""
+    assert kept_line("\nsecond line") == ""
+
+
+def test_llm_answer_starts_where_the_settings_say(tiny_lm, train):
+    """answer_start follows the prompt, so the model continues an answer already begun."""
+    from transformers import PreTrainedTokenizerBase
+
+    seen = []
+    original = PreTrainedTokenizerBase.__call__
+
+    def recording(self, texts, *args, **kwargs):
+        seen.append(texts)
+        return original(self, texts, *args, **kwargs)
+
+    generator = tiny_llm(tiny_lm, answer_start='"', chat=False)
+    generator.class_names = CLASS_NAMES
+    prompts, _ = generator._prompts(train, seed=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PreTrainedTokenizerBase, "__call__", recording)
+        generator._generate(str(tiny_lm), prompts[:2], seed=0)
+    assert [text for batch in seen if isinstance(batch, list) for text in batch] == [p + '"' for p in prompts[:2]]
+    with pytest.raises(InvalidArgument) as error:
+        PromptedLanguageModel("some/model", answer_start="two\nlines")
+    assert error.value.argument == "answer_start"
 
 
 @pytest.fixture(scope="module")

@@ -78,6 +78,24 @@ def test_training_sets_are_nested_across_budgets_for_one_seed():
     )
 
 
+def test_each_class_lists_its_draw_in_order_so_its_first_texts_are_the_same_at_every_budget():
+    """What lets a generator that reads only a class's first k training texts (the LLM's prompts) ask the same
+    thing at every larger budget, with or without validation taken out of the budget."""
+    ds = toy()
+    for fraction in (None, 0.25):
+        per_class = {
+            n: [
+                [text for text, label in zip(made.train.texts, made.train.labels, strict=True) if label == c]
+                for c in (0, 1)
+            ]
+            for n in (8, 16, 32)
+            for made in [split(ds, train_per_class=n, budget_val_fraction=fraction)]
+        }
+        for c in (0, 1):
+            assert per_class[16][c][: len(per_class[8][c])] == per_class[8][c]
+            assert per_class[32][c][: len(per_class[16][c])] == per_class[16][c]
+
+
 def test_validation_from_the_budget_counts_in_it_and_stays_nested_across_budgets():
     """True few-shot: a quarter of each class's budget validates; the large held-out split is not used."""
     ds = toy()

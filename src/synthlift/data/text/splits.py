@@ -68,7 +68,10 @@ def make_low_resource_split(
 
     Test and validation depend only on `split_seed` (and the data), so every run seed of a sweep is
     scored on the same test set; the training set depends on `sample_seed` too, and is nested across
-    budgets: with the same seeds, a smaller `train_per_class` draws a subset of a larger one's texts.
+    budgets: with the same seeds, a smaller `train_per_class` draws a subset of a larger one's texts. The
+    training set lists each class's texts in the order of that draw (interleaved across classes by their
+    position in it), so a class's first k training texts are the same at every budget: a generator that reads
+    only a few of them (the language model's prompts) then asks the same thing at every larger budget.
     Every class gets at least one test example. `dataset` should be de-duplicated (`load_text_dataset`
     does it), otherwise copies of one text could fall on both sides.
 
@@ -139,9 +142,17 @@ def make_low_resource_split(
         train.append(budget[~validates])
         val.append(budget[validates])
 
-    # Shuffle across classes so that no consumer sees class-blocked order; each with its own stream.
+    # Training texts interleaved by their position in their class's draw (see above); validation and test
+    # shuffled across classes. Either way no consumer sees class-blocked order.
     return TextSplit(
-        train=dataset.subset(sample_rng.permutation(np.concatenate(train))),
+        train=dataset.subset(_interleaved(train)),
         val=dataset.subset(split_rng.permutation(np.concatenate(val))),
         test=dataset.subset(split_rng.permutation(np.concatenate(test))),
     )
+
+
+def _interleaved(per_class: Sequence[np.ndarray]) -> np.ndarray:
+    """The first element of every class, then the second of every class, and so on (a class that runs out
+    drops out): each class keeps its own order."""
+    rank = np.concatenate([np.arange(len(members)) for members in per_class])
+    return np.concatenate(per_class)[np.argsort(rank, kind="stable")]

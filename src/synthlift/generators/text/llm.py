@@ -4,8 +4,9 @@ Two modes. `write` (the default): for each class, `pool_per_class` prompts are f
 word, `{examples}`: `num_examples` random training texts of the class, one per "- " line) and continued by the
 model. `paraphrase`: each prompt holds one training text of the class (`{text}`) to be reworded keeping its label,
 the LLM augmentation the literature compares most. Either way the first line of each continuation is a synthetic
-text of that class (decoding stops at the end of that line), and an empty one is dropped. Sampling draws embedded
-texts from the class's pool, so a run asks the model for a fixed number of texts however many samples it takes.
+text of that class (decoding stops at the end of that line); an empty line, or a preamble ending in ':' ("Here is
+a new review:"), is dropped and quotes around a text are removed. Sampling draws embedded texts from the class's
+pool, so a run asks the model for a fixed number of texts however many samples it takes.
 
 Instruct models are prompted through their chat template (`chat: null` uses it where the tokenizer has one).
 `model` is a hub name, a local folder, or the name of a model shipped in a Python package
@@ -14,9 +15,12 @@ How faithful the texts are to their label is measured on the whole pool: `llm_la
 the real-only classifier assigns to the label they were written for.
 
 Generation is by far the slowest step of any generator here (minutes on a CPU for a small model), so the pool is
-cached in `<cache_dir>/llm/` by everything it depends on: the model, prompt, settings, seed and training set.
-Every job of a sweep that shares those (e.g. the same seed with another augment strategy or classifier) reuses
-it, and a cache hit never loads the model.
+cached in `<cache_dir>/llm/` by everything it depends on: the model, the prompts as filled in, the generation
+settings and the seed. Every job of a sweep that asks the same (e.g. the same seed with another augment strategy
+or classifier) reuses it, and a cache hit never loads the model. `prompt_texts` makes a label-budget curve
+affordable: prompts read only a class's first `prompt_texts` training texts, which are the same at every budget
+of a seed (training sets are nested, in draw order: `data/text/splits.py`), so every budget above it asks the
+same prompts and shares one pool.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class PromptedLanguageModel(ClassResampler):
         chat: bool | None = None,
         threads: int = 1,
         num_examples: int = 3,
+        prompt_texts: int | None = None,
+        answer_start: str = "",
         max_example_words: int = 64,
         label_names: Mapping[str, str] | None = None,
         pool_per_class: int = 64,
@@ -93,6 +99,10 @@ class PromptedLanguageModel(ClassResampler):
         if not isinstance(do_sample, bool):
             raise InvalidArgument("do_sample", do_sample, "true or false")
         self.num_examples = non_negative_int("num_examples", num_examples)
+        self.prompt_texts = None if prompt_texts is None else positive_int("prompt_texts", prompt_texts)
+        if not isinstance(answer_start, str) or "\n" in answer_start:
+            raise InvalidArgument("answer_start", answer_start, "a string without a line break ('' for none)")
+        self.answer_start = answer_start
         self.max_example_words = positive_int("max_example_words", max_example_words)
         self.pool_per_class = check_count(
             "pool_per_class",
@@ -125,17 +135,17 @@ class PromptedLanguageModel(ClassResampler):
         texts and the `llm_copy_fraction` that repeat a training text verbatim."""
         self.class_names = list(train.class_names)
         model = self._model_location(context.cache_dir)
-        settings = [self.prompt, self.label_names, self.num_examples, self.max_example_words, self.pool_per_class]
-        # batch_size and device change the random stream of sampling, hence the texts; the stop at a line's
-        # end and the chat template change what the model is asked.
-        settings += [self.generation, self.batch_size, self.device, {"mode": self.mode, "chat": self.chat}]
-        settings += [{"stop": "line"}]
-        key = fingerprint(
-            _model_identity(model), settings, context.seed, self.class_names, train.texts, train.y.tolist()
-        )
+        prompts, owners = self._prompts(train, context.seed)
+        # The pool depends on the prompts as filled in (not on training texts no prompt shows), and on what
+        # changes the model's answers: batch_size and device change the random stream of sampling; the stop
+        # at a line's end, the chat template and the answer's start change what the model is asked; how lines
+        # are kept changes what is kept.
+        settings = [self.generation, self.batch_size, self.device, {"chat": self.chat, "start": self.answer_start}]
+        settings += [{"stop": "line", "kept": "no preamble, unquoted"}]
+        key = fingerprint(_model_identity(model), settings, context.seed, prompts, owners)
 
         def create(tmp: Path) -> None:
-            pools = self._write_pools(model, train, context.seed)
+            pools = self._write_pools(model, prompts, owners, context.seed)
             tmp.write_text(json.dumps(pools, ensure_ascii=False), encoding="utf-8")
 
         path, _ = get_or_create(context.cache_dir / "llm" / f"{key}.json", create)
@@ -176,17 +186,17 @@ class PromptedLanguageModel(ClassResampler):
         return self.model
 
     def _prompts(self, train: TextTrainData, seed: int) -> tuple[list[str], list[str]]:
-        """`pool_per_class` prompts per class and the class name of each. `write`: each with its own random
-        examples of the class; `paraphrase`: each with one training text of the class, taken in a random order
-        and again from the start when the class has fewer texts than prompts."""
+        """`pool_per_class` prompts per class and the class name of each, reading only the class's first
+        `prompt_texts` training texts. `write`: each with its own random examples among them; `paraphrase`: each
+        with one of them, in training order and again from the start when there are fewer than prompts."""
         rng = np.random.default_rng(seed)
         prompts, owners = [], []
         for label, name in enumerate(self.class_names):
-            members = [one_line(train.texts[i], self.max_example_words) for i in np.flatnonzero(train.y == label)]
-            order = rng.permutation(len(members))
+            shown_at_most = np.flatnonzero(train.y == label)[: self.prompt_texts]
+            members = [one_line(train.texts[i], self.max_example_words) for i in shown_at_most]
             for index in range(self.pool_per_class):
                 if self.mode == "paraphrase":
-                    fields = {"text": members[order[index % len(members)]]}
+                    fields = {"text": members[index % len(members)]}
                 else:
                     shown = rng.permutation(len(members))[: self.num_examples]
                     fields = {"examples": "\n".join(f"- {members[i]}" for i in shown)}
@@ -194,12 +204,11 @@ class PromptedLanguageModel(ClassResampler):
                 owners.append(name)
         return prompts, owners
 
-    def _write_pools(self, model: str, train: TextTrainData, seed: int) -> dict[str, list[str]]:
-        """Class name -> the non-empty first lines of the model's continuations of that class's prompts."""
-        prompts, owners = self._prompts(train, seed)
+    def _write_pools(self, model: str, prompts: list[str], owners: list[str], seed: int) -> dict[str, list[str]]:
+        """Class name -> the texts (`kept_line`) of the model's continuations of that class's prompts."""
         pools: dict[str, list[str]] = {name: [] for name in self.class_names}
         for name, continuation in zip(owners, self._generate(model, prompts, seed), strict=True):
-            line = continuation.split("\n", 1)[0].strip()
+            line = kept_line(continuation)
             if line:
                 pools[name].append(line)
         return pools
@@ -235,6 +244,7 @@ class PromptedLanguageModel(ClassResampler):
         chat = self.chat if self.chat is not None else bool(getattr(tokenizer, "chat_template", None))
         if chat:
             prompts = [_as_chat(tokenizer, prompt) for prompt in prompts]
+        prompts = [prompt + self.answer_start for prompt in prompts]
         # A tokenizer that cannot write a line break (WordPiece drops whitespace) needs no stop; transformers
         # refuses a stop string that no token can spell.
         writes_newline = "\n" in tokenizer.decode(tokenizer("\n", add_special_tokens=False)["input_ids"])
@@ -265,6 +275,15 @@ class PromptedLanguageModel(ClassResampler):
         finally:
             torch.set_num_threads(threads)
         return continuations
+
+
+def kept_line(continuation: str) -> str:
+    """The text in a continuation: its first line without surrounding quotes, or "" where that line is empty or
+    a preamble ending in ':' (small instruct models often announce their answer: "Here's a new review:")."""
+    line = continuation.split("\n", 1)[0].strip()
+    if line.endswith(":"):
+        return ""
+    return line.strip('"').strip()
 
 
 def _checked_prompt(prompt: Any, mode: str) -> str:
