@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from synthlift.core.errors import DataError
@@ -136,3 +137,12 @@ def chosen_option(record: dict[str, Any], group: str) -> str:
             return value.split("/")[-1]
     target = ((record.get("config") or {}).get(group) or {}).get("_target_", "unknown")
     return _options_by_target(group).get(target, target.rsplit(".", 1)[-1])
+
+
+def generator_family(target: str) -> str:
+    """The family a generator class declares (`GAN`, `VAE`, `cheap baseline`, `language model`, ...), by which
+    tables compare like with like; `other` for a class that declares none or cannot be imported."""
+    try:
+        return getattr(get_class(target), "family", "other")
+    except (ImportError, AttributeError):
+        return "other"

@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hydra.utils import get_class
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import default_output_root
 from synthlift.core.verdicts import DecisionRule
-from synthlift.report.collect import chosen_option, metric
+from synthlift.report.collect import chosen_option, generator_family, metric
 from synthlift.report.lifts import (
     decision_lines,
     forest_figure,
@@ -67,20 +66,13 @@ def _dataset_label(config: dict[str, Any]) -> str:
     return dataset["name"]
 
 
-def _family(target: str) -> str:
-    try:
-        return getattr(get_class(target), "family", "other")
-    except (ImportError, AttributeError):
-        return "other"
-
-
 def describe(record: dict[str, Any]) -> dict[str, Any]:
     """A run's setting, generator, strategy and ratio, and its synthetic data's quality metrics."""
     config = record["config"]
     return {
         "setting": f"{_dataset_label(config)} @ {config['dataset'].get('train_per_class')}/class",
         "generator": chosen_option(record, "gan"),
-        "family": _family(config["gan"]["_target_"]),
+        "family": generator_family(config["gan"]["_target_"]),
         "strategy": chosen_option(record, "augment"),
         "ratio": config.get("synthetic_per_real"),
         **{key: metric(record, key) for key in QUALITY_COLUMNS},
