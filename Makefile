@@ -8,7 +8,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup llm run test test-fast lint bench report leaderboard handsoff gupta2019 label_budget tables clean
+.PHONY: setup llm run test test-fast lint bench report leaderboard handsoff gupta2019 label_budget tune tables clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,12 @@ gupta2019: setup
 # `make llm` installed it, then the large-validation contrast; then experiments/label_budget.md and its figure.
 label_budget: setup
 	$(BIN)/python -m synthlift.report.label_budget $(ARGS)
+
+# Every generator (the LLM's where `make llm` installed it) tuned on the same budget of Optuna trials on a
+# development dataset's validation lift; writes conf/gan/text/tuned/*.yaml (gan=text/tuned/<name>) and
+# experiments/tuning.md.
+tune: setup
+	$(BIN)/python -m synthlift.report.tuning $(ARGS)
 
 # Every generated table, one after the other; rerunning with nothing changed trains nothing.
 tables: gupta2019 leaderboard handsoff label_budget
