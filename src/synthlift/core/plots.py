@@ -96,7 +96,11 @@ def plot_forest(panels: dict[str, list[Row]], path: str | Path, margin: float, t
 
 
 def plot_budget_curve(
-    curves: dict[str, dict[str, list[tuple[float, float, float, float]]]], path: str | Path, margin: float, title: str
+    curves: dict[str, dict[str, list[tuple[float, float, float, float]]]],
+    path: str | Path,
+    margin: float,
+    title: str,
+    xlabel: str = "labels",
 ) -> None:
     """Lift against labels, one line per method, one panel per dataset: `curves[panel][method]` holds
     (labels, lift, CI low, CI high) points in display units. Shows where synthetic data pays: the budgets at
@@ -120,7 +124,7 @@ def plot_budget_curve(
         ax.set_xticks(sorted({p[0] for pts in lines.values() for p in pts}))
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("labels", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel("lift (points), 95% CI", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(curves) :]:

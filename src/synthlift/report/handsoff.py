@@ -373,7 +373,9 @@ def figures(lifts: pd.DataFrame, output: Path) -> dict[str, str]:
         curves.setdefault(row["domain"], {}).setdefault(row["arm"], []).append((row["labeled"], *lift))
     if curves:
         path = output.with_name(f"{output.stem}_budgets.png")
-        plot_budget_curve(curves, path, RULE.margin * POINTS, title + " against labeled images")
+        plot_budget_curve(
+            curves, path, RULE.margin * POINTS, title + " against labeled images", xlabel="labeled images"
+        )
         drawn["Label-budget curve: lift against labeled images, a line per arm, one panel per domain"] = path.name
     return drawn
 

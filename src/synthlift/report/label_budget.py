@@ -324,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     note = llm_note(has_rows=bool((runs["family"] == "language model").any()), installed=with_llm)
     summary = summarise(runs)
     figure = args.output.with_suffix(".png")
+    title = "Lift over the tuned real-only baseline, few-shot validation"
     plot_budget_curve(
-        curves(summary), figure, RULE.margin * POINTS, "Lift over the tuned real-only baseline, few-shot validation"
+        curves(summary), figure, RULE.margin * POINTS, title, xlabel="labels per class (validation included)"
     )
     wall_s = None if args.render_only else time.perf_counter() - started
     atomic_write_text(args.output, render(summary, runs, failures, wall_s, figure.name, note))
