@@ -101,6 +101,7 @@ def test_where_it_pays_is_said_in_words_with_the_method_and_its_lift(tmp_path):
         "the most promising undecided row is smollm2 at 4 labels/class, +1.00" in sentence
         and "seeds to decide" in sentence
     )
+    assert "points (p = " in sentence and ", adjusted " in sentence
 
 
 def test_the_report_shows_the_curve_table_the_llm_beside_the_cheap_baseline_and_both_baselines(tmp_path):
@@ -114,6 +115,7 @@ def test_the_report_shows_the_curve_table_the_llm_beside_the_cheap_baseline_and_
     assert "| 4/class | +1.0 [-1.0, +3.0] ? | 70 | smote: +4.0 [+3.9, +4.2] ▲ |" in text
     # The baseline's accuracy under both variants, and the paired difference (3 points, the same at every seed).
     assert "| 4/class | 60.60 | 63.60 | +3.00 [+3.00, +3.00] (n=5) |" in text
+    assert "The large-validation contrast, judged as its own family of 4 rows: " in text
     assert "![Lift against labels per class, one line per method](label_budget.png)" in text
     assert "not a committed version of synthlift" in text, "records that name no code version are flagged"
     assert "LLM note." in text

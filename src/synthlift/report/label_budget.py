@@ -37,9 +37,11 @@ from synthlift.report.lifts import (
     decision_lines,
     lift_cell,
     markdown_table,
+    p_cell,
     paired_table,
     percent,
     points,
+    verdict_counts,
 )
 from synthlift.report.provenance import code_versions_lines
 from synthlift.report.tables import failures_section, machine_summary, run_span, run_stage, table_parser, text_runs
@@ -124,7 +126,8 @@ def pays_below(rows: pd.DataFrame) -> str:
         best = undecided.loc[undecided["lift"].idxmax()]
         sentence += (
             f"; the most promising undecided row is {best['method']} at {best['labels']} labels/class, "
-            f"{lift_cell(best)} points, which needs {best['seeds_needed']} seeds to decide"
+            f"{lift_cell(best)} points (p = {p_cell(best['p_value'])}, adjusted {p_cell(best['p_adjusted'])}), "
+            f"which needs {best['seeds_needed']} seeds to decide"
         )
     return sentence + "."
 
@@ -258,8 +261,7 @@ def render(
     if len(large):
         out += [
             "",
-            "The large-validation contrast is judged as its own family: "
-            + decision_lines(large, RULE, "the large-validation stage")[-1].removeprefix("Rows by verdict "),
+            f"The large-validation contrast, judged as its own family of {len(large)} rows: {verdict_counts(large)}.",
         ]
     for dataset in sorted(summary["dataset"].unique()):
         out += [
