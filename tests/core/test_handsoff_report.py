@@ -138,7 +138,9 @@ def test_the_figures_are_a_forest_plot_and_a_label_budget_curve_beside_the_markd
     drawn_curves = {}
     real_plot = handsoff.plot_budget_curve
     monkeypatch.setattr(
-        handsoff, "plot_budget_curve", lambda curves, *args: drawn_curves.update(curves) or real_plot(curves, *args)
+        handsoff,
+        "plot_budget_curve",
+        lambda curves, *args, **kwargs: drawn_curves.update(curves) or real_plot(curves, *args, **kwargs),
     )
     drawn = handsoff.figures(budget_lifts(runs), tmp_path / "handsoff.md")
     assert sorted(drawn.values()) == ["handsoff.png", "handsoff_budgets.png"]
