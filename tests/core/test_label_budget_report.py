@@ -8,7 +8,7 @@ import pytest
 
 from synthlift.core.results import write_results
 from synthlift.report import label_budget
-from synthlift.report.label_budget import FEW_SHOT, LARGE_VAL, describe, pays_below, render, summarise
+from synthlift.report.label_budget import FEW_SHOT, LARGE_VAL, curves, describe, pays_below, render, summarise
 from synthlift.report.tables import text_runs
 
 TARGETS = {
@@ -102,6 +102,14 @@ def test_where_it_pays_is_said_in_words_with_the_method_and_its_lift(tmp_path):
         and "seeds to decide" in sentence
     )
     assert "points (p = " in sentence and ", adjusted " in sentence
+
+
+def test_the_curves_put_each_group_of_methods_in_its_own_panel(tmp_path):
+    _, _, summary = study(tmp_path)
+    panels = curves(summary)
+    assert list(panels) == ["mr: cheap baselines", "mr: learned generators", "mr: language model"]
+    assert list(panels["mr: learned generators"]) == ["cgan"], "the large-validation rows are not drawn"
+    assert sorted(panels["mr: cheap baselines"]["smote"])[0] == pytest.approx((4, 4.04, 3.90, 4.18), abs=0.01)
 
 
 def test_the_report_shows_the_curve_table_the_llm_beside_the_cheap_baseline_and_both_baselines(tmp_path):

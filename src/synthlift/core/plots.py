@@ -101,15 +101,23 @@ def plot_budget_curve(
     margin: float,
     title: str,
     xlabel: str = "labels",
+    columns: int | None = None,
+    share_rows: bool = False,
 ) -> None:
-    """Lift against labels, one line per method, one panel per dataset: `curves[panel][method]` holds
-    (labels, lift, CI low, CI high) points in display units. Shows where synthetic data pays: the budgets at
-    which a method's band of CIs lies above the shaded ±δ band."""
-    columns = 1 if len(curves) == 1 else min(3, len(curves))
+    """Lift against labels, one line per method, one panel per key of `curves` (a dataset, or a dataset's group
+    of methods): `curves[panel][method]` holds (labels, lift, CI low, CI high) points in display units. Shows where
+    synthetic data pays: the budgets at which a method's band of CIs lies above the shaded ±δ band. `columns`
+    (default up to 3) lays panels out as a grid whose rows and columns mean something; a panel whose methods no
+    earlier panel showed carries its own legend; `share_rows` gives each row of panels one y scale (a row is one
+    dataset's groups of methods, read against each other)."""
+    columns = columns or (1 if len(curves) == 1 else min(3, len(curves)))
     grid_rows = -(-len(curves) // columns) if curves else 1
-    fig, axes = plt.subplots(grid_rows, columns, figsize=(5 * columns, 3.6 * grid_rows), squeeze=False)
+    fig, axes = plt.subplots(
+        grid_rows, columns, figsize=(5 * columns, 3.6 * grid_rows), squeeze=False, sharey="row" if share_rows else False
+    )
     cmap = plt.get_cmap("tab10")
     methods = sorted({method for lines in curves.values() for method in lines})
+    legends: list[set[str]] = []
     for ax, (name, lines) in zip(axes.flat, curves.items(), strict=False):
         ax.axhspan(-margin, margin, color=BAND_COLOR, zorder=0)
         ax.axhline(0, color="black", linewidth=0.8)
@@ -120,6 +128,9 @@ def plot_budget_curve(
             color = cmap(methods.index(method) % cmap.N)
             ax.plot(x, lift, "o-", color=color, label=method, markersize=4)
             ax.fill_between(x, low, high, color=color, alpha=0.15)
+        if lines and set(lines) not in legends:
+            legends.append(set(lines))
+            ax.legend(fontsize=7, loc="best")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({p[0] for pts in lines.values() for p in pts}))
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -129,9 +140,8 @@ def plot_budget_curve(
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(curves) :]:
         ax.axis("off")
-    axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle(title + f" (shaded: ±δ = {margin:g})", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the top panels
     _save(fig, path)
 
 

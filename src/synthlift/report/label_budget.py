@@ -29,7 +29,7 @@ from synthlift.core.paths import default_output_root
 from synthlift.core.plots import plot_budget_curve
 from synthlift.core.stats import summarize_paired
 from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, DecisionRule
-from synthlift.generators.text.offline_models import missing_packages
+from synthlift.generators.text.offline_models import TABLES_MODEL, missing_packages
 from synthlift.report.collect import chosen_option, generator_family, metric
 from synthlift.report.lifts import (
     DASH,
@@ -37,23 +37,24 @@ from synthlift.report.lifts import (
     decision_lines,
     lift_cell,
     markdown_table,
+    marked_cell,
+    marks_line,
     p_cell,
     paired_table,
     percent,
     points,
     verdict_counts,
+    wide_table,
 )
 from synthlift.report.provenance import code_versions_lines
 from synthlift.report.tables import failures_section, machine_summary, run_span, run_stage, table_parser, text_runs
 
 COMMAND = "python -m synthlift.report.label_budget"
 ZOO_STAGE, LLM_STAGE, LARGE_VAL_STAGE = "label_budget", "label_budget_llm", "label_budget_large_val"
-LANGUAGE_MODEL = "smollm2-135m-instruct"  # gan=text/smollm2 and text/smollm2_paraphrase
 FEW_SHOT, LARGE_VAL = "few-shot", "large validation"
 # A screening question over many budgets and methods: the false discovery rate over the study's rows is what a
 # reader relies on when reading off "where it pays"; δ = 1 point as in every table.
 RULE = DecisionRule(margin=0.01, correction="bh")
-MARKS = {HELPS: "▲", HURTS: "▼", EQUIVALENT: "=", INCONCLUSIVE: "?"}
 
 
 def describe(record: dict[str, Any]) -> dict[str, Any]:
@@ -92,12 +93,24 @@ def summarise(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
     )
 
 
+PANEL_GROUPS = {"cheap baseline": "cheap baselines", "language model": "language model"}  # others: learned
+
+
 def curves(summary: pd.DataFrame) -> dict[str, dict[str, list[tuple[float, float, float, float]]]]:
-    """`plot_budget_curve`'s input for the few-shot rows: per dataset, per method, (labels, lift, CI) in points."""
+    """`plot_budget_curve`'s input for the few-shot rows: one panel per (dataset, group of families) so that no
+    panel holds more than four overlapping bands (cheap baselines, learned generators, the language model), per
+    method (labels, lift, CI) in points; panels in dataset order, groups in a fixed order, so each figure row is
+    a dataset and each column a group (a group a dataset has not run yet stays an empty panel)."""
+    few_shot = summary[summary["validation"] == FEW_SHOT]
+    groups = few_shot["family"].map(lambda family: PANEL_GROUPS.get(family, "learned generators"))
+    order = [group for group in ("cheap baselines", "learned generators", "language model") if group in set(groups)]
     drawn: dict[str, dict[str, list[tuple[float, float, float, float]]]] = {}
-    for _, row in summary[summary["validation"] == FEW_SHOT].iterrows():
+    for dataset in sorted(few_shot["dataset"].unique()):
+        for group in order:
+            drawn[f"{dataset}: {group}"] = {}
+    for (_, row), group in zip(few_shot.iterrows(), groups, strict=True):
         lift = tuple(POINTS * row[column] for column in ("lift", "ci_low", "ci_high"))
-        drawn.setdefault(row["dataset"], {}).setdefault(row["method"], []).append((row["labels"], *lift))
+        drawn[f"{row['dataset']}: {group}"].setdefault(row["method"], []).append((row["labels"], *lift))
     return drawn
 
 
@@ -132,28 +145,9 @@ def pays_below(rows: pd.DataFrame) -> str:
     return sentence + "."
 
 
-def _cell(row: pd.Series | None, seeds: int) -> str:
-    """`+1.2 [-0.3, +2.7] ?`: lift [95% CI] in points and the verdict's mark; `(n=3)` where fewer than the
-    `seeds` of a complete row finished (a sweep still running, or stopped)."""
-    if row is None:
-        return DASH
-    short = "" if row["n"] >= seeds else f" (n={row['n']})"
-    return (
-        f"{points(row['lift'], digits=1)} [{points(row['ci_low'], digits=1)}, {points(row['ci_high'], digits=1)}] "
-        + MARKS.get(row["verdict"], "")
-        + short
-    )
-
-
 def budget_table(rows: pd.DataFrame, budgets: Sequence[int], seeds: int) -> list[str]:
     """Methods down, budgets across: lift [95% CI] in points and the verdict's mark, best mean lift first."""
-    order = rows.groupby("method")["lift"].mean().sort_values(ascending=False).index
-    body = []
-    for method in order:
-        mine = rows[rows["method"] == method].set_index("labels")
-        family = mine["family"].iloc[0]
-        body.append([method, family, *(_cell(mine.loc[n], seeds) if n in mine.index else DASH for n in budgets)])
-    return markdown_table(["method", "family", *(f"{n}/class" for n in budgets)], body)
+    return wide_table(rows, "method", "labels", budgets, seeds, "{}/class")
 
 
 def baseline_table(runs: pd.DataFrame, dataset: str, budgets: Sequence[int]) -> list[str]:
@@ -207,8 +201,8 @@ def llm_table(summary: pd.DataFrame, dataset: str, budgets: Sequence[int], seeds
             mine = at[at["method"] == method]
             row = mine.iloc[0] if len(mine) else None
             faithful = DASH if row is None or not np.isfinite(row["faithfulness"]) else percent(row["faithfulness"], 0)
-            cells += [_cell(row, seeds), faithful]
-        cells.append(DASH if best is None else f"{best['method']}: {_cell(best, seeds)}")
+            cells += [marked_cell(row, seeds), faithful]
+        cells.append(DASH if best is None else f"{best['method']}: {marked_cell(best, seeds)}")
         body.append(cells)
     header = ["labels"]
     for method in llms:
@@ -256,7 +250,7 @@ def render(
         "",
         *decision_lines(few_shot, RULE, "the few-shot study"),
         "",
-        f"Marks: {', '.join(f'{mark} {verdict}' for verdict, mark in MARKS.items())}.",
+        marks_line(),
         *([] if figure is None else ["", f"![Lift against labels per class, one line per method]({figure})"]),
         "",
         "## Where it pays, per dataset (few-shot study)",
@@ -316,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
     stages = [ZOO_STAGE, LLM_STAGE, LARGE_VAL_STAGE]
-    missing = missing_packages(LANGUAGE_MODEL)
+    missing = missing_packages(TABLES_MODEL)
     codes = []
     if not args.render_only:
         codes = [run_stage(stage) for stage in stages if stage != LLM_STAGE or not missing]
@@ -328,8 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(runs)
     figure = args.output.with_suffix(".png")
     title = "Lift over the tuned real-only baseline, few-shot validation"
+    panels = curves(summary)
+    groups = len({panel.split(": ", 1)[1] for panel in panels})  # one figure column per group of methods
+    xlabel = "labels per class (validation included)"
     plot_budget_curve(
-        curves(summary), figure, RULE.margin * POINTS, title, xlabel="labels per class (validation included)"
+        panels, figure, RULE.margin * POINTS, title, xlabel=xlabel, columns=groups or None, share_rows=True
     )
     wall_s = None if args.render_only else time.perf_counter() - started
     atomic_write_text(args.output, render(summary, runs, failures, wall_s, figure.name, note))

