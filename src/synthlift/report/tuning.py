@@ -102,11 +102,13 @@ def render(studies: list[dict[str, Any]], missing: list[str], trials: int) -> st
     body = []
     for s in studies:
         values = s["values"]
-        setting = ", ".join(f"{key}={value}" for key, value in (s.get("best_params") or {}).items()) or DASH
+        chosen = (s.get("best_params") or {}).items()
+        shown = (f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}" for key, value in chosen)
+        setting = ", ".join(shown) or DASH
         body.append(
             [
                 f"`gan=text/tuned/{s['generator']}`",
-                f"{len(values)} of {s['trials']}",
+                f"{len(values)} of {s['trials']}",  # a trial that repeats a setting reuses that setting's run
                 str(s["failed"]),
                 points(s["best_value"]) if "best_value" in s else DASH,
                 points(float(np.median(values))) if values else DASH,
@@ -130,10 +132,20 @@ def render(studies: list[dict[str, Any]], missing: list[str], trials: int) -> st
         "class; its test split is never read. The real-only classifier inside every trial is tuned on the "
         "same validation split as in every run. The chosen settings are written to `conf/gan/text/tuned/` and run "
         "as `gan=text/tuned/<generator>`. One seed per trial: the validation lift of a 200-text split is noisy, so "
-        "the best value overstates what the setting buys (winner's curse); only the test lift of fresh runs says that.",
+        "the best value overstates what the setting buys (winner's curse); only the test lift of fresh runs says that. "
+        "A trial that proposes a setting already run reuses that run, so a small or discrete search space runs "
+        "fewer settings than trials. The table shows 3 significant digits; the yaml keeps every digit.",
         "",
         *markdown_table(
-            ["option", "trials finished", "failed", "best val lift", "median val lift", "chosen setting", "wall (min)"],
+            [
+                "option",
+                "settings run (of trials)",
+                "failed",
+                "best val lift",
+                "median val lift",
+                "chosen setting",
+                "wall (min)",
+            ],
             body,
         ),
     ]
