@@ -11,16 +11,17 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Every network a test trains is tiny: a second intra-op thread gains nothing, and on a busy 2-core machine
+# spinning OpenMP threads made runs 3-40x slower (a 4-job CLI sweep: 134 s with torch's default, 48 s with one
+# thread). The CLI runs of the tests, in subprocesses, inherit this; users' runs keep torch's default.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from synthlift.core.paths import PROJECT_ROOT, default_data_dir, register_resolvers  # noqa: E402
 
-# The in-process tests train tiny networks: a second intra-op thread gains nothing there, and on a busy
-# 2-core machine spinning OpenMP threads made them 20-40x slower. (CLI runs in subprocesses keep torch's
-# default.)
-torch.set_num_threads(1)
+torch.set_num_threads(1)  # the in-process tests too, whatever the environment said
 
 
 @pytest.fixture(scope="session")

@@ -178,8 +178,9 @@ TINY_IMAGE = [
 def test_every_experiment_runs_as_a_tiny_sweep(tmp_path, shared_cache_dir, root, tiny):
     experiments = sorted(p.stem for p in (CONF / "experiment" / root).glob("*.yaml"))
     sweep = ",".join(f"{root}/{name}" for name in experiments)  # Hydra's glob() does not reach into subfolders
+    parallel = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]  # dozens of independent jobs: both cores
     proc = run_cli(
-        "-m", f"--config-name={root}", f"experiment={sweep}", "name=every_experiment", *tiny,
+        "-m", f"--config-name={root}", f"experiment={sweep}", "name=every_experiment", *tiny, *parallel,
         workdir=tmp_path, cache_dir=shared_cache_dir,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -51,7 +51,8 @@ def fake_sweep(root, name: str = "leaderboard"):
 
 
 def test_the_leaderboard_summarises_paired_lifts_and_says_who_wins(tmp_path):
-    runs, failures = text_runs([fake_sweep(tmp_path), tmp_path / "not_run_yet"], describe)
+    (tmp_path / "started" / "job-0").mkdir(parents=True)  # a sweep whose first job has not finished yet
+    runs, failures = text_runs([fake_sweep(tmp_path), tmp_path / "not_run_yet", tmp_path / "started"], describe)
     assert len(runs) == 12 and failures == []
     assert set(runs["strategy"]) == {"mix"}, "the experiment's default strategy is named by its option"
     summary = summarise(runs).set_index("generator")

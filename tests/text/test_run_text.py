@@ -311,6 +311,8 @@ def test_pretraining_never_sees_the_runs_validation_or_test_texts(tmp_path, shar
         "dataset=text/sentiment140_random",
         "tricks=text/paper",
         "tricks.pretrain.corpus.max_rows=null",
+        "tricks.pretrain.max_epochs=1",  # what is checked is the corpus it reads, not what it learns
+        "gan.max_epochs=20",
     ]
     proc = run_cli(*args, workdir=tmp_path, cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr

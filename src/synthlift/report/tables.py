@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from synthlift.core.paths import PROJECT_ROOT
-from synthlift.core.results import package_versions
+from synthlift.core.results import RESULTS_FILE, package_versions
 from synthlift.report.collect import load_runs, metric
 from synthlift.report.provenance import code_label
 
@@ -96,10 +96,11 @@ def text_runs(
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per finished text run of the sweeps: `describe(record)`'s columns (None leaves the run out of
     this table) and the paired accuracies, compute time and start/finish every table shows; and the failures,
-    each as `sweep/run dir: error`. Missing sweeps are skipped (a table renders what has run so far)."""
+    each as `sweep/run dir: error`. Missing sweeps, and sweeps whose first job has not finished, are skipped (a
+    table renders what has run so far)."""
     rows, failures = [], []
     for sweep_dir in dict.fromkeys(sweep_dirs):
-        if not sweep_dir.is_dir():
+        if not sweep_dir.is_dir() or next(sweep_dir.rglob(RESULTS_FILE), None) is None:
             continue
         records, unreadable = load_runs(sweep_dir)
         failures += [f"{sweep_dir.name}/{run.run_dir}: {run.error}" for run in unreadable]
