@@ -23,8 +23,8 @@ from synthlift.core.results import RESULTS_FILE, UNFINISHED_PREFIX, UNFINISHED_R
 from tests.core.test_run_records import strict_json
 from tests.text.test_run_text import run_cli
 
-# A smoke job whose GAN trains long enough (about ten seconds) to be killed mid-way, curves written as it goes: its
-# first curves are flushed a few percent into training, and the test kills it then.
+# A smoke job whose GAN trains long enough to be killed mid-way, curves written as it goes: its first curves are
+# flushed a few percent into training, and the test kills it then.
 LONG_JOB = ["-m", "experiment=text/smoke", "name=killed", "tricks=text/none", "gan.max_epochs=1000", "logger=csv"]
 
 
