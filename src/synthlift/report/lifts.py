@@ -139,12 +139,10 @@ def marked_cell(row: Mapping[str, Any] | None, seeds: int) -> str:
     stopped)."""
     if row is None:
         return DASH
-    short = "" if row["n"] >= seeds else f" (n={row['n']})"
-    return (
-        f"{points(row['lift'], digits=1)} [{points(row['ci_low'], digits=1)}, {points(row['ci_high'], digits=1)}] "
-        + VERDICT_MARKS.get(row["verdict"], "")
-        + short
-    )
+    interval = f"[{points(row['ci_low'], digits=1)}, {points(row['ci_high'], digits=1)}]"
+    mark = VERDICT_MARKS.get(row["verdict"], "")
+    short = "" if row["n"] >= seeds else f"(n={row['n']})"
+    return " ".join(part for part in (points(row["lift"], digits=1), interval, mark, short) if part)
 
 
 def wide_table(
