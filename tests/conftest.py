@@ -12,8 +12,8 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Every network a test trains is tiny: a second intra-op thread gains nothing, and on a busy 2-core machine
-# spinning OpenMP threads made runs 3-40x slower (a 4-job CLI sweep: 134 s with torch's default, 48 s with one
-# thread). The CLI runs of the tests, in subprocesses, inherit this; users' runs keep torch's default.
+# spinning OpenMP threads slows runs down (a 4-job CLI sweep, measured beside a running sweep: 134 s with torch's
+# default, 48 s with one thread). The tests' CLI runs, in subprocesses, inherit this; users' runs keep the default.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
