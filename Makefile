@@ -59,7 +59,8 @@ gupta2019: setup
 
 # Where does synthetic data pay? MR, CR and two Amazon domains at 4..128 labels per class, true few-shot (validation
 # labels out of the budget), every cheap baseline and zoo generator, the real language model in both modes where
-# `make llm` installed it, then the large-validation contrast; then experiments/label_budget.md and its figure.
+# `make llm` installed it, the cGAN `make tune` tuned on amazon_dvd, then the large-validation contrast; then
+# experiments/label_budget.md and its figure.
 label_budget: setup
 	$(BIN)/python -m synthlift.report.label_budget $(ARGS)
 

