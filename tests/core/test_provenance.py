@@ -6,13 +6,14 @@ import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
 from synthlift.core.provenance import code_version, code_version_at, package_version, short_label
 from synthlift.core.results import read_results, write_results
 from synthlift.report.provenance import code_label, code_versions_lines
-from synthlift.report.tables import text_runs
+from synthlift.report.tables import run_span, text_runs
 from synthlift.run import execute
 
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
@@ -179,3 +180,23 @@ def test_the_runs_table_has_each_runs_code(tmp_path):
     runs, failures = text_runs([tmp_path / "sweep"], lambda record: {})
     assert failures == [] and list(runs["code"]) == ["3fa1b2c", "unknown (recorded before provenance)"]
     assert code_versions_lines(runs["code"])[0].startswith("**Warning: these runs come from 2 different")
+
+
+def test_a_tables_wall_time_leaves_out_the_pauses_between_sittings():
+    """Two jobs at a time for 30 min, a sweep stopped for 2 h, then 20 more min: 50 min of wall time, and the
+    pause said; a sweep that never paused reads as before."""
+    at = pd.Timestamp("2026-12-07 10:00")
+
+    def runs(*spans):
+        return pd.DataFrame(
+            [(at + pd.Timedelta(minutes=a), at + pd.Timedelta(minutes=b)) for a, b in spans],
+            columns=["started", "finished"],
+        )
+
+    sittings = runs((0, 20), (1, 30), (20, 29), (150, 160), (151, 170))
+    assert run_span(sittings, ", 2 jobs at a time") == (
+        "the first run started 2026-12-07 10:00 and the last finished 2026-12-07 12:50 UTC "
+        "(50 min wall, 2 jobs at a time, not counting 1 pause(s) of 120 min with no run going between sittings)"
+    )
+    short_gaps = runs((0, 20), (25, 30))  # a gap under PAUSE is the sweep's own start-up, not a pause
+    assert run_span(short_gaps).endswith("UTC (30 min wall)")

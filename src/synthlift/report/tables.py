@@ -74,15 +74,31 @@ def table_parser(prog: str, doc: str, output_name: str) -> argparse.ArgumentPars
     return parser
 
 
+# A gap this long with no run going is a sweep stopped and resumed later, not time the table cost.
+PAUSE = pd.Timedelta(minutes=10)
+
+
 def run_span(runs: pd.DataFrame, note: str = "") -> str:
     """When the sweeps ran, from the runs' own timestamps: a table's real wall time, even when resumed
-    invocations produced it ("" when the runs predate timestamps). `note` is added inside the parentheses."""
+    invocations produced it ("" when the runs predate timestamps). `note` is added inside the parentheses.
+    Pauses longer than PAUSE with no run going (a sweep resumed in a later sitting) are said and subtracted,
+    so the wall time a reader budgets for is the time the runs took, not the time between sittings."""
     first, last = runs["started"].min(), runs["finished"].max()
     if pd.isna(first) or pd.isna(last):
         return ""
-    return (
-        f"the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%Y-%m-%d %H:%M} UTC "
-        f"({(last - first).total_seconds() / 60:.0f} min wall{note})"
+    pauses, covered_until = [], first
+    for started, finished in runs[["started", "finished"]].dropna().sort_values("started").itertuples(index=False):
+        if started - covered_until > PAUSE:
+            pauses.append(started - covered_until)
+        covered_until = max(covered_until, finished)
+    span = f"the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%Y-%m-%d %H:%M} UTC "
+    wall_min = (last - first).total_seconds() / 60
+    if not pauses:
+        return span + f"({wall_min:.0f} min wall{note})"
+    paused_min = sum(pause.total_seconds() for pause in pauses) / 60
+    return span + (
+        f"({wall_min - paused_min:.0f} min wall{note}, not counting {len(pauses)} pause(s) of "
+        f"{paused_min:.0f} min with no run going between sittings)"
     )
 
 
