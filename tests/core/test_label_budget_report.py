@@ -8,13 +8,23 @@ import pytest
 
 from synthlift.core.results import write_results
 from synthlift.report import label_budget
-from synthlift.report.label_budget import FEW_SHOT, LARGE_VAL, curves, describe, pays_below, render, summarise
+from synthlift.report.label_budget import (
+    FEW_SHOT,
+    LARGE_VAL,
+    curves,
+    describe,
+    pays_below,
+    render,
+    summarise,
+    tuning_lines,
+)
 from synthlift.report.tables import text_runs
 
 TARGETS = {
     "smote": "synthlift.generators.text.smote.SMOTE",
     "cgan": "synthlift.generators.text.cgan.ConditionalGAN",
     "smollm2": "synthlift.generators.text.llm.PromptedLanguageModel",
+    "tuned/cgan": "synthlift.generators.text.cgan.ConditionalGAN",
 }
 # (method, labels) -> per-seed lifts in points: SMOTE pays clearly at 4 labels and is flat at 8; the cGAN is noise.
 LIFTS = {
@@ -24,6 +34,8 @@ LIFTS = {
     ("cgan", 8): [2.0, -3.0, 0.5, 1.0, -2.0],
     ("smollm2", 4): [1.0, 3.0, -1.0, 2.0, 0.0],
     ("smollm2", 8): [0.5, -0.5, 1.5, -1.0, 0.0],
+    ("tuned/cgan", 4): [4.0, -1.0, 2.0, -0.5, 3.5],  # the cGAN's lifts + 1 point at 4 labels, + 3 at 8
+    ("tuned/cgan", 8): [5.0, 0.0, 3.5, 4.0, 1.0],
 }
 BASELINE = {FEW_SHOT: 0.60, LARGE_VAL: 0.63}  # the oracle validation set flatters the real-only model
 
@@ -160,3 +172,16 @@ def test_a_row_missing_seeds_says_how_many_it_has(tmp_path):
     stopped = runs.drop(runs[(runs["method"] == "smote") & (runs["labels"] == 4) & (runs["seed"] == 4)].index)
     text = render(summarise(stopped), stopped, failures, wall_s=None, figure=None, llm_note="")
     assert "(n=4)" in text and "(n=3)" not in text and "mean over 5 seeds" in text
+
+
+def test_tuned_against_default_averages_a_seeds_nested_budgets_into_one_pair(tmp_path):
+    sweeps = [
+        fake_stage(tmp_path, "label_budget", FEW_SHOT),
+        fake_stage(tmp_path, "label_budget_tuned", FEW_SHOT, ("tuned/cgan",)),
+    ]
+    runs, _ = text_runs(sweeps, describe)
+    assert "tuned/cgan" in set(runs["method"])
+    lines = "\n".join(tuning_lines(runs))
+    assert "| cgan | GAN |" in lines and "(n=5)" in lines, "one pair per (dataset, seed), not per budget"
+    assert "+2.00 [+2.00, +2.00]" in lines, "(+1 at 4 labels + 3 at 8) / 2 for every seed"
+    assert tuning_lines(runs[runs["method"] != "tuned/cgan"]) == [], "no tuned option, no section"

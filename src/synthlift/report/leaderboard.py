@@ -31,6 +31,7 @@ from synthlift.generators.text.offline_models import TABLES_MODEL, missing_packa
 from synthlift.report.collect import chosen_option, generator_family, metric
 from synthlift.report.lifts import (
     DASH,
+    TUNED,
     decision_lines,
     forest_figure,
     lift_cell,
@@ -40,6 +41,8 @@ from synthlift.report.lifts import (
     p_cell,
     paired_table,
     points,
+    tuning_summary,
+    tuning_table,
     verdict_cell,
     verdict_counts,
     wide_table,
@@ -58,7 +61,6 @@ from synthlift.report.tables import (
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
 BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
 TUNED_STAGE, LLM_STAGE = "leaderboard_tuned", "leaderboard_llm"  # every generator at defaults and tuned, one code
-TUNED = "tuned/"  # the option folder `make tune` writes (gan=text/tuned/<generator>)
 SEEDS = 5  # per row of every stage; a row with fewer says so
 NUM_BEST = 3
 QUALITY_COLUMNS = {  # results.json key -> column title
@@ -160,32 +162,6 @@ def _headline(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def tuning_summary(runs: pd.DataFrame, rule: DecisionRule = RULE) -> pd.DataFrame:
-    """Per generator of the equal-tuning stage: accuracy with its tuned option's synthetic data minus with its
-    default option's, paired by (setting, seed) over every setting (same code, split and real-only model), all
-    generators judged as one family; with each option's mean lift over the real-only model beside it."""
-    columns = ["generator", "family", "default_lift", "tuned_lift", "treated", "baseline"]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    arms = runs.assign(
-        tuning=np.where(runs["generator"].str.startswith(TUNED), "tuned", "default"),
-        base=runs["generator"].str.removeprefix(TUNED),
-    )
-    keys = ["base", "setting", "seed"]
-    augmented = arms.pivot_table(index=keys, columns="tuning", values="acc_augmented")
-    if not {"default", "tuned"} <= set(augmented.columns):
-        return pd.DataFrame(columns=columns)
-    paired = augmented.dropna().join(arms.groupby(keys)["acc_real_only"].mean()).reset_index()
-    paired["default_lift"] = paired["default"] - paired["acc_real_only"]
-    paired["tuned_lift"] = paired["tuned"] - paired["acc_real_only"]
-    paired["family"] = paired["base"].map(arms.groupby("base")["family"].first())
-    table = paired_table(
-        paired, ["base"], rule, treated="tuned", baseline="default", means=["default_lift", "tuned_lift"],
-        firsts=["family"],
-    )  # fmt: skip
-    return table.rename(columns={"base": "generator"}).sort_values("lift", ascending=False, ignore_index=True)
-
-
 def tuning_lines(runs: pd.DataFrame, stage: pd.DataFrame, tuning: pd.DataFrame, llm_note: str) -> list[str]:
     """The equal-tuning section: its runs' count, compute, wall time and code, tuned against default per
     generator, then every option of the stage (`stage`: `summarise(runs)`) against the real-only model per setting,
@@ -193,18 +169,6 @@ def tuning_lines(runs: pd.DataFrame, stage: pd.DataFrame, tuning: pd.DataFrame, 
     if stage.empty:
         return ["No run of the equal-tuning stage yet (`make tune`, then `make leaderboard`).", "", llm_note]
     settings = sorted(stage["setting"].unique())
-    body = [
-        [
-            row["generator"],
-            row["family"],
-            points(row["default_lift"]),
-            points(row["tuned_lift"]),
-            f"{lift_cell(row)} (n={row['n']})",
-            p_cell(row["p_adjusted"]),
-            verdict_cell(row),
-        ]
-        for _, row in tuning.iterrows()
-    ]
     tuned = stage[stage["generator"].str.startswith(TUNED)]
     return [
         f"Every generator at its defaults (`gan=text/<name>`) and as tuned on the same budget of Optuna trials as "
@@ -226,10 +190,7 @@ def tuning_lines(runs: pd.DataFrame, stage: pd.DataFrame, tuning: pd.DataFrame, 
         "",
         *decision_lines(tuning, RULE, "the generators"),
         "",
-        *markdown_table(
-            ["generator", "family", "default lift", "tuned lift", "tuned − default [95% CI]", "p adj.", "verdict"],
-            body,
-        ),
+        *tuning_table(tuning),
         "",
         "### Every option against the real-only model",
         "",
@@ -343,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     tuning = tuning_lines(
         tuned_runs,
         summarise(tuned_runs) if not tuned_runs.empty else tuned_runs,
-        tuning_summary(tuned_runs),
+        tuning_summary(tuned_runs, RULE),
         llm_sentence(has_llm, missing),
     )
     text = render(summary, runs, failures + tuned_failures, wall_s, figure.name, tuning)

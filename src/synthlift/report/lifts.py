@@ -26,6 +26,7 @@ from synthlift.core.verdicts import EQUIVALENT, HELPS, HURTS, INCONCLUSIVE, VERD
 
 POINTS = 100.0  # metrics are fractions; tables show percent and lifts in points
 DASH = "—"
+TUNED = "tuned/"  # the option folder `make tune` writes (gan=text/tuned/<generator>)
 VERDICT_MARKS = {HELPS: "▲", HURTS: "▼", EQUIVALENT: "=", INCONCLUSIVE: "?"}  # wide tables' one-character verdicts
 JUDGED_COLUMNS = (
     "n",
@@ -94,6 +95,34 @@ def paired_table(
     if not keys:
         return pd.DataFrame(columns=[*by, *firsts, *means, "treated", "baseline", *JUDGED_COLUMNS])
     return judge(keys, differences, rule)
+
+
+def tuning_summary(runs: pd.DataFrame, rule: DecisionRule) -> pd.DataFrame:
+    """Per generator run both at its defaults (`generator`) and as tuned (`tuned/<generator>`): accuracy with the
+    tuned option's synthetic data minus with the default's, paired by (`setting`, `seed`) over every setting
+    (same split and real-only model), all generators judged as one family; with each option's mean lift over
+    the real-only model beside it. Several runs of one option at one (setting, seed) — several budgets of one
+    draw — are averaged into one pair first. Generators with only one of the two options have no row."""
+    columns = ["generator", "family", "default_lift", "tuned_lift", "treated", "baseline"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    arms = runs.assign(
+        tuning=np.where(runs["generator"].str.startswith(TUNED), "tuned", "default"),
+        base=runs["generator"].str.removeprefix(TUNED),
+    )
+    keys = ["base", "setting", "seed"]
+    augmented = arms.pivot_table(index=keys, columns="tuning", values="acc_augmented")
+    if not {"default", "tuned"} <= set(augmented.columns):
+        return pd.DataFrame(columns=columns)
+    paired = augmented.dropna().join(arms.groupby(keys)["acc_real_only"].mean()).reset_index()
+    paired["default_lift"] = paired["default"] - paired["acc_real_only"]
+    paired["tuned_lift"] = paired["tuned"] - paired["acc_real_only"]
+    paired["family"] = paired["base"].map(arms.groupby("base")["family"].first())
+    table = paired_table(
+        paired, ["base"], rule, treated="tuned", baseline="default", means=["default_lift", "tuned_lift"],
+        firsts=["family"],
+    )  # fmt: skip
+    return table.rename(columns={"base": "generator"}).sort_values("lift", ascending=False, ignore_index=True)
 
 
 # --- cells -------------------------------------------------------------------------------------------------
@@ -170,6 +199,24 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> lis
 
     lines = ["| " + " | ".join(map(cell, headers)) + " |", "|" + "---|" * len(headers)]
     return lines + ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+
+
+def tuning_table(tuning: pd.DataFrame) -> list[str]:
+    """`tuning_summary`'s rows as markdown: each option's mean lift, their paired difference and its verdict."""
+    body = [
+        [
+            row["generator"],
+            row["family"],
+            points(row["default_lift"]),
+            points(row["tuned_lift"]),
+            f"{lift_cell(row)} (n={row['n']})",
+            p_cell(row["p_adjusted"]),
+            verdict_cell(row),
+        ]
+        for _, row in tuning.iterrows()
+    ]
+    headers = ["generator", "family", "default lift", "tuned lift", "tuned − default [95% CI]", "p adj.", "verdict"]
+    return markdown_table(headers, body)
 
 
 def verdict_counts(table: pd.DataFrame) -> str:
