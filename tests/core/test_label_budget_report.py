@@ -185,3 +185,5 @@ def test_tuned_against_default_averages_a_seeds_nested_budgets_into_one_pair(tmp
     assert "| cgan | GAN |" in lines and "(n=5)" in lines, "one pair per (dataset, seed), not per budget"
     assert "+2.00 [+2.00, +2.00]" in lines, "(+1 at 4 labels + 3 at 8) / 2 for every seed"
     assert tuning_lines(runs[runs["method"] != "tuned/cgan"]) == [], "no tuned option, no section"
+    unmatched = runs.drop(runs[(runs["method"] == "tuned/cgan") & (runs["labels"] == 8)].index)
+    assert "+1.00 [+1.00, +1.00]" in "\n".join(tuning_lines(unmatched)), "a budget one option lacks is left out"

@@ -220,7 +220,8 @@ def tuning_lines(runs: pd.DataFrame) -> list[str]:
     budgets are not independent pairs — then paired by (dataset, seed); the generators judged as their own
     family (one question, asked once: did tuning on the development dataset carry over to few labels?)."""
     few_shot = runs[runs["validation"] == FEW_SHOT]
-    tuning = tuning_summary(few_shot.assign(generator=few_shot["method"], setting=few_shot["dataset"]), RULE)
+    arms = few_shot.assign(generator=few_shot["method"], setting=few_shot["dataset"])
+    tuning = tuning_summary(arms, RULE, within=["labels"])
     if tuning.empty:
         return []
     return [

@@ -97,12 +97,13 @@ def paired_table(
     return judge(keys, differences, rule)
 
 
-def tuning_summary(runs: pd.DataFrame, rule: DecisionRule) -> pd.DataFrame:
+def tuning_summary(runs: pd.DataFrame, rule: DecisionRule, within: Sequence[str] = ()) -> pd.DataFrame:
     """Per generator run both at its defaults (`generator`) and as tuned (`tuned/<generator>`): accuracy with the
     tuned option's synthetic data minus with the default's, paired by (`setting`, `seed`) over every setting
     (same split and real-only model), all generators judged as one family; with each option's mean lift over
-    the real-only model beside it. Several runs of one option at one (setting, seed) — several budgets of one
-    draw — are averaged into one pair first. Generators with only one of the two options have no row."""
+    the real-only model beside it. `within` are keys inside one (setting, seed) that are not independent draws
+    (the nested budgets of one training set): both options are matched on them first, and only matched runs
+    are averaged into the (setting, seed) pair. Generators with only one of the two options have no row."""
     columns = ["generator", "family", "default_lift", "tuned_lift", "treated", "baseline"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
@@ -111,10 +112,12 @@ def tuning_summary(runs: pd.DataFrame, rule: DecisionRule) -> pd.DataFrame:
         base=runs["generator"].str.removeprefix(TUNED),
     )
     keys = ["base", "setting", "seed"]
-    augmented = arms.pivot_table(index=keys, columns="tuning", values="acc_augmented")
+    matched = [*keys, *within]
+    augmented = arms.pivot_table(index=matched, columns="tuning", values="acc_augmented")
     if not {"default", "tuned"} <= set(augmented.columns):
         return pd.DataFrame(columns=columns)
-    paired = augmented.dropna().join(arms.groupby(keys)["acc_real_only"].mean()).reset_index()
+    augmented = augmented.dropna().join(arms.groupby(matched)["acc_real_only"].mean())
+    paired = augmented.groupby(level=keys).mean().reset_index()
     paired["default_lift"] = paired["default"] - paired["acc_real_only"]
     paired["tuned_lift"] = paired["tuned"] - paired["acc_real_only"]
     paired["family"] = paired["base"].map(arms.groupby("base")["family"].first())
