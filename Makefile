@@ -40,8 +40,8 @@ lint: setup
 bench: setup
 	$(BIN)/python -m benchmarks $(ARGS)
 
-# Every generator and strategy on six datasets (about 90 min on 2 cores), then every generator at its defaults and
-# tuned (`make tune`'s options), then experiments/leaderboard.md; rerunning resumes the sweeps.
+# Every generator and strategy on six datasets (about 90 min on 2 cores), then every generator tuned (`make tune`'s
+# options, paired with the first stage's default runs), then experiments/leaderboard.md; rerunning resumes the sweeps.
 # `make leaderboard ARGS=--render-only` only rewrites the table.
 leaderboard: setup
 	$(BIN)/python -m synthlift.report.leaderboard $(ARGS)

@@ -11,6 +11,7 @@ from synthlift.report.leaderboard import (
     RULE,
     best_generators,
     describe,
+    equal_tuning_runs,
     llm_sentence,
     render,
     summarise,
@@ -28,7 +29,7 @@ GENERATORS = {  # option -> (class, per-seed lift in points)
 
 
 def fake_run(run_dir, seed: int, overrides: list[str], dataset: str, target: str, metrics: dict[str, float]):
-    """One finished leaderboard run: `mix` at 1x on `dataset` at 50 per class."""
+    """One finished run of the stage its sweep folder is named after: `mix` at 1x on `dataset` at 50 per class."""
     run_dir.mkdir(parents=True)
     config = {
         "dataset": {"name": dataset, "train_per_class": 50},
@@ -36,7 +37,8 @@ def fake_run(run_dir, seed: int, overrides: list[str], dataset: str, target: str
         "augment": {"_target_": "synthlift.augment.mix.Mix"},
         "synthetic_per_real": 1.0,
     }
-    record = {"status": "ok", "seed": seed, "overrides": overrides, "config": config, "metrics": metrics}
+    record = {"status": "ok", "name": run_dir.parent.name, "seed": seed, "overrides": overrides, "config": config}
+    record["metrics"] = metrics
     times = {"started_at": "2026-11-22T07:00:00+00:00", "finished_at": "2026-11-22T07:00:03+00:00"}
     write_results(run_dir, {**record, "timings": {"gan_s": 2.0, "augmented_s": 1.0}, **times})
 
@@ -69,30 +71,34 @@ def test_the_leaderboard_summarises_paired_lifts_and_says_who_wins(tmp_path):
     assert "| coverage | 4 | +1.00 |" in text, "the quality metric that ranks configurations like their lift"
 
 
-TUNED_STAGE = {  # option -> (class, per-(setting, seed) accuracy with its synthetic data, real-only at 0.60)
-    "cgan": ("synthlift.generators.text.cgan.ConditionalGAN", [0.59, 0.60, 0.58]),
-    "tuned/cgan": ("synthlift.generators.text.cgan.ConditionalGAN", [0.62, 0.63, 0.62]),
-    "smote": ("synthlift.generators.text.smote.SMOTE", [0.61, 0.61, 0.62]),
-    "tuned/smote": ("synthlift.generators.text.smote.SMOTE", [0.61, 0.60, 0.62]),
-    "smollm2": ("synthlift.generators.text.llm.PromptedLanguageModel", [0.64, 0.65, 0.63]),
+EQUAL_TUNING = {  # option -> (stage, class, per-(setting, seed) accuracy with its synthetic data, real-only at 0.60)
+    "cgan": ("leaderboard", "synthlift.generators.text.cgan.ConditionalGAN", [0.59, 0.60, 0.58]),
+    "tuned/cgan": ("leaderboard_tuned", "synthlift.generators.text.cgan.ConditionalGAN", [0.62, 0.63, 0.62]),
+    "smote": ("leaderboard", "synthlift.generators.text.smote.SMOTE", [0.61, 0.61, 0.62]),
+    "tuned/smote": ("leaderboard_tuned", "synthlift.generators.text.smote.SMOTE", [0.61, 0.60, 0.62]),
+    "smollm2": ("leaderboard_llm", "synthlift.generators.text.llm.PromptedLanguageModel", [0.64, 0.65, 0.63]),
+    "mixup": ("leaderboard", "synthlift.generators.text.mixup.Mixup", [0.60, 0.60, 0.60]),  # never tuned
 }
 
 
-def fake_tuned_stage(root):
-    """The equal-tuning stage on two settings: each option's seeds give the same accuracies on both."""
-    sweep = root / "leaderboard_tuned"
+def fake_equal_tuning_stages(root):
+    """The equal-tuning stages on two settings, the defaults in the first stage's sweep: each option's seeds give
+    the same accuracies on both settings."""
     for dataset in ("mr", "cr"):
-        for option, (target, accuracies) in TUNED_STAGE.items():
+        for option, (stage, target, accuracies) in EQUAL_TUNING.items():
             for seed, accuracy in enumerate(accuracies):
                 overrides = [f"dataset=text/{dataset}", f"gan=text/{option}", f"seed={seed}"]
-                run_dir = sweep / f"dataset={dataset},gan={option.replace('/', '_')},seed={seed}"
+                run_dir = root / stage / f"dataset={dataset},gan={option.replace('/', '_')},seed={seed}"
                 fake_run(run_dir, seed, overrides, dataset, target, {"acc_real_only": 0.6, "acc_augmented": accuracy})
-    return sweep
+    return [root / stage for stage in ("leaderboard", "leaderboard_tuned", "leaderboard_llm")]
 
 
-def test_the_equal_tuning_stage_pairs_tuned_against_default_by_setting_and_seed(tmp_path):
-    runs, failures = text_runs([fake_tuned_stage(tmp_path)], describe)
+def test_the_equal_tuning_stage_pairs_tuned_against_the_first_stages_defaults_by_setting_and_seed(tmp_path):
+    every, failures = text_runs(fake_equal_tuning_stages(tmp_path), describe)
+    runs = equal_tuning_runs(every)
     assert failures == [] and "tuned/cgan" in set(runs["generator"]), "the tuned option keeps its folder in its name"
+    assert "mixup" not in set(runs["generator"]), "a first-stage generator nobody tuned is not compared"
+    assert (runs[runs["generator"] == "cgan"]["stage"] == "leaderboard").all(), "the defaults are stage 1's runs"
     tuning = tuning_summary(runs, RULE).set_index("generator")
     assert list(tuning.index) == ["cgan", "smote"], "the language model has no tuned run here: no pair, no row"
     assert tuning.loc["cgan", "n"] == 6, "paired over both settings x 3 seeds"
@@ -106,7 +112,9 @@ def test_the_equal_tuning_stage_pairs_tuned_against_default_by_setting_and_seed(
     assert "| smollm2 | language model | +4.0 [" in lines, "the wide table: options down, settings across"
     assert "best is tuned/cgan at +2.33" in lines, "the headline among the tuned options leaves the defaults out"
     assert "SmolLM2-135M-Instruct" in lines
-    assert "Runs: 30 finished, 1.5 min of compute summed over runs" in lines
+    assert "Runs of the tuned options and the language model: 18 finished, 0.9 min of compute" in lines, (
+        "the section's own cost: not the first stage's default runs it reads"
+    )
     assert "not a committed version of synthlift" in lines, "the stage's own code versions are named"
 
 

@@ -2,8 +2,9 @@
 
 Runs the leaderboard's sweeps (`conf/experiment/text/leaderboard*.yaml`: every generator with `mix` on
 six datasets at 50 per class and on MR/CR at 250; then the other strategies and mixing ratios for the
-generators with the best mean lift of the first stage; then the equal tuning budget: every generator at its
-defaults and as `make tune` tuned it, the language model's where `make llm` installed it), then writes
+generators with the best mean lift of the first stage; then the equal tuning budget: every generator as `make
+tune` tuned it, paired with its defaults' runs of the first stage, and the language model at its defaults and
+tuned where `make llm` installed it), then writes
 `experiments/leaderboard.md` from the sweeps' results.json files — never from typed numbers. Sweeps resume, so a
 rerun with nothing changed trains nothing and rewrites the same table. `--render-only` skips the sweeps.
 
@@ -60,7 +61,10 @@ from synthlift.report.tables import (
 
 FIRST_STAGES = ("leaderboard", "leaderboard_250")  # every generator x mix
 BEST_STAGES = ("leaderboard_strategies", "leaderboard_ratio")  # for the best generators of the first stage
-TUNED_STAGE, LLM_STAGE = "leaderboard_tuned", "leaderboard_llm"  # every generator at defaults and tuned, one code
+# The equal tuning budget: every generator tuned (its defaults are the first stage's 50-per-class runs), and the
+# language model at its defaults and tuned.
+TUNED_STAGE, LLM_STAGE = "leaderboard_tuned", "leaderboard_llm"
+DEFAULTS_STAGE = FIRST_STAGES[0]
 SEEDS = 5  # per row of every stage; a row with fewer says so
 NUM_BEST = 3
 QUALITY_COLUMNS = {  # results.json key -> column title
@@ -85,9 +89,11 @@ def _dataset_label(config: dict[str, Any]) -> str:
 
 
 def describe(record: dict[str, Any]) -> dict[str, Any]:
-    """A run's setting, generator, strategy and ratio, and its synthetic data's quality metrics."""
+    """A run's stage (its experiment's name), setting, generator, strategy and ratio, and its synthetic data's
+    quality metrics."""
     config = record["config"]
     return {
+        "stage": record.get("name"),
         "setting": f"{_dataset_label(config)} @ {config['dataset'].get('train_per_class')}/class",
         "generator": chosen_option(record, "gan"),
         "family": generator_family(config["gan"]["_target_"]),
@@ -162,23 +168,41 @@ def _headline(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def equal_tuning_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs the equal-tuning section compares: every run of its own stages (each generator tuned, the language
+    model at its defaults and tuned), and the first stage's runs of the same generators at the same settings,
+    which are their defaults (the same datasets, seeds, splits and real-only models)."""
+    if runs.empty:
+        return runs
+    own = runs[runs["stage"].isin((TUNED_STAGE, LLM_STAGE))]
+    defaults = runs[
+        (runs["stage"] == DEFAULTS_STAGE)
+        & runs["generator"].isin(own["generator"].str.removeprefix(TUNED))
+        & runs["setting"].isin(own["setting"])
+    ]
+    return pd.concat([defaults, own], ignore_index=True)
+
+
 def tuning_lines(runs: pd.DataFrame, stage: pd.DataFrame, tuning: pd.DataFrame, llm_note: str) -> list[str]:
-    """The equal-tuning section: its runs' count, compute, wall time and code, tuned against default per
-    generator, then every option of the stage (`stage`: `summarise(runs)`) against the real-only model per setting,
-    and the headline among the tuned options."""
+    """The equal-tuning section (`runs`: `equal_tuning_runs`): its own stages' runs' count, compute and wall time,
+    the code of every run it pairs, tuned against default per generator, then every option (`stage`:
+    `summarise(runs)`) against the real-only model per setting, and the headline among the tuned options."""
     if stage.empty:
         return ["No run of the equal-tuning stage yet (`make tune`, then `make leaderboard`).", "", llm_note]
     settings = sorted(stage["setting"].unique())
     tuned = stage[stage["generator"].str.startswith(TUNED)]
+    own = runs[runs["stage"] != DEFAULTS_STAGE]
     return [
-        f"Every generator at its defaults (`gan=text/<name>`) and as tuned on the same budget of Optuna trials as "
-        "every other (`gan=text/tuned/<name>`, written by `make tune`; budget, development dataset and chosen "
-        "settings in [tuning.md](tuning.md)), in one sweep at one code version, 5 paired seeds per setting, "
-        f"quality metrics off. Settings: {', '.join(settings)}; amazon_dvd is the development dataset whose "
-        "validation split the tuning read (its test split was not). " + llm_note,
+        "Every generator as tuned on the same budget of Optuna trials as every other (`gan=text/tuned/<name>`, "
+        "written by `make tune`; budget, development dataset and chosen settings in [tuning.md](tuning.md)) "
+        f"against its defaults (`gan=text/<name>`: the runs of `{DEFAULTS_STAGE}` above, with the same splits, "
+        f"seeds and real-only models), 5 paired seeds per setting, quality metrics off. Settings: "
+        f"{', '.join(settings)}; amazon_dvd is the development dataset whose validation split the tuning read "
+        "(its test split was not). " + llm_note,
         "",
-        f"Runs: {len(runs)} finished, {runs['compute_s'].sum() / 60:.1f} min of compute summed over runs; "
-        + run_span(runs, ", 2 jobs at a time")
+        f"Runs of the tuned options{' and the language model' if (own['stage'] == LLM_STAGE).any() else ''}: "
+        f"{len(own)} finished, {own['compute_s'].sum() / 60:.1f} min of compute summed over runs; "
+        + run_span(own, ", 2 jobs at a time")
         + ".",
         "",
         *code_versions_lines(runs["code"]),
@@ -277,19 +301,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sweeps = Path(default_output_root()) / "multirun"
-    stage_dirs = [sweeps / stage for stage in (*FIRST_STAGES, *BEST_STAGES)]
     missing = missing_packages(TABLES_MODEL)
     codes = [] if args.render_only else [run_stage(stage) for stage in FIRST_STAGES]
-    runs, failures = text_runs(stage_dirs[: len(FIRST_STAGES)], describe)
-    if runs.empty:
+    first, _ = text_runs([sweeps / stage for stage in FIRST_STAGES], describe)
+    if first.empty:
         print(f"synthlift-leaderboard: no finished run under {sweeps}", file=sys.stderr)
         return 2
-    best = best_generators(summarise(runs))
+    best = best_generators(summarise(first))
     if not args.render_only:
         codes += [run_stage(stage, [f"gan={','.join(f'text/{name}' for name in best)}"]) for stage in BEST_STAGES]
         codes += [run_stage(stage) for stage in (TUNED_STAGE, LLM_STAGE) if stage != LLM_STAGE or not missing]
-    runs, failures = text_runs(stage_dirs, describe)
-    tuned_runs, tuned_failures = text_runs([sweeps / TUNED_STAGE, sweeps / LLM_STAGE], describe)
+    every, failures = text_runs(
+        [sweeps / stage for stage in (*FIRST_STAGES, *BEST_STAGES, TUNED_STAGE, LLM_STAGE)], describe
+    )
+    runs = every[every["stage"].isin((*FIRST_STAGES, *BEST_STAGES))]
+    tuned_runs = equal_tuning_runs(every)
     wall_s = None if args.render_only else time.perf_counter() - started
     summary = summarise(runs)
     figure = forest_figure(
@@ -307,10 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         tuning_summary(tuned_runs, RULE),
         llm_sentence(has_llm, missing),
     )
-    text = render(summary, runs, failures + tuned_failures, wall_s, figure.name, tuning)
+    text = render(summary, runs, failures, wall_s, figure.name, tuning)
     atomic_write_text(args.output, text)
     print(
-        f"wrote {args.output} ({len(runs)} runs, {len(tuned_runs)} of the equal-tuning stage; "
+        f"wrote {args.output} ({len(runs)} runs, {len(tuned_runs)} compared in the equal-tuning section; "
         f"best generators of the mix stage: {', '.join(best)})"
     )
     return 1 if any(codes) else 0
