@@ -69,6 +69,9 @@ def test_the_leaderboard_summarises_paired_lifts_and_says_who_wins(tmp_path):
     assert summary.loc["smote", "p_adjusted"] == pytest.approx(min(1.0, 8 * summary["p_value"].min()))
     assert "The best GAN (cgan, +1.50) does not beat the best cheap baseline (smote, +2.50) on the mean" in text
     assert "| coverage | 4 | +1.00 |" in text, "the quality metric that ranks configurations like their lift"
+    assert "the last finished 2026-11-22 07:00 UTC (0 min wall, 2 jobs at a time)." in text, (
+        "the wall time from the runs' own timestamps (run_span: pauses between sittings are not counted)"
+    )
 
 
 EQUAL_TUNING = {  # option -> (stage, class, per-(setting, seed) accuracy with its synthetic data, real-only at 0.60)

@@ -253,7 +253,6 @@ def render(
     """The markdown of the board; `figure` is the forest plot's file name beside it, when one was drawn, and
     `tuning` the equal-tuning section's lines (`tuning_lines`)."""
     settings = sorted(summary["setting"].unique()) if len(summary) else []
-    first, last = runs["started"].min(), runs["finished"].max()
     # One point per (setting, generator) of the mix stages: what the generator made, against what it bought.
     predictors = lift_predictors(summary[summary["strategy"] == "mix"], QUALITY_COLUMNS)
     out = [
@@ -263,8 +262,7 @@ def render(
         "(nothing typed by hand).",
         f"Machine: {machine_summary()}.",
         f"Runs: {len(runs)} finished, {len(failures)} failed; {runs['compute_s'].sum() / 60:.1f} min of compute summed "
-        f"over runs; the first run started {first:%Y-%m-%d %H:%M} and the last finished {last:%H:%M} UTC "
-        f"({(last - first).total_seconds() / 60:.0f} min, 2 jobs at a time)"
+        f"over runs; {run_span(runs, ', 2 jobs at a time')}"
         + (f"; this command took {wall_s / 60:.1f} min (finished sweeps resume without work)." if wall_s else "."),
         "",
         *code_versions_lines(runs["code"]),
