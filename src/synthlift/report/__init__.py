@@ -8,8 +8,10 @@ would otherwise report a rosier lift than it earned; metrics a run stored as nul
 their reason.
 
 Writes `report.md`, `report.csv` and `forest.png` into the sweep directory, atomically (`render`).
-The command line is `__main__`. The paper tables (`gupta2019`, `handsoff`, `leaderboard`) and `synthlift compare`
-are modules of this package too, built on `lifts` and `tables`.
+The command line is `__main__`. The generated tables (`gupta2019`, `handsoff`, `leaderboard`, `label_budget`,
+`tuning`) are modules of this package too, built on `lifts` and `tables`, as is `synthlift compare`
+(`synthlift/compare.py`); `provenance` names the code versions behind a table and `predictors` asks which
+quality metric predicts lift.
 """
 
 from __future__ import annotations

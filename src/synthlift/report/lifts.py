@@ -1,10 +1,10 @@
 """The reporting layer every table shares: runs → per-configuration paired summaries → adjusted verdicts →
 markdown cells, a verdict count and a forest plot.
 
-A table module (the sweep report, the leaderboard, gupta2019, handsoff, `synthlift compare`) says which runs
-and which rows; `judge` and `paired_table` turn per-seed paired lifts into one row per configuration with its CI,
-raw and adjusted p-values and verdict (synthlift.core.verdicts), judged together as the table's family; the
-formatters below print them the same way in every table, and `plot_forest` draws them.
+A table module (the sweep report, the leaderboard, gupta2019, handsoff, the label budget, `synthlift compare`)
+says which runs and which rows; `judge` and `paired_table` turn per-seed paired lifts into one row per
+configuration with its CI, raw and adjusted p-values and verdict (synthlift.core.verdicts), judged together as
+the table's family; the formatters below print them the same way in every table, and `plot_forest` draws them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """What every generated paper table shares: running its sweeps as a user would, and the machine line.
 
-A table module (`report/gupta2019.py`, `report/handsoff.py`, `report/leaderboard.py`) runs its sweeps with
-`run_stage` — each a normal `python -m synthlift.run -m` that resumes, so a rerun with nothing changed
-trains nothing — reads their runs with `text_runs` (or its own reader for the image track), judges them with
-`report/lifts.py`, and renders markdown and figures from the sweeps' results.json files, never from typed numbers.
+A table module (`report/gupta2019.py`, `report/handsoff.py`, `report/leaderboard.py`, `report/label_budget.py`,
+`report/tuning.py`) runs its sweeps with `run_stage` — each a normal `python -m synthlift.run -m` that resumes,
+so a rerun with nothing changed trains nothing — reads their runs with `text_runs` (or its own reader for the
+image track), judges them with `report/lifts.py`, and renders markdown and figures from the sweeps'
+results.json files, never from typed numbers.
 """
 
 from __future__ import annotations
