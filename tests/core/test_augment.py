@@ -137,24 +137,51 @@ def test_filter_keeps_only_confident_samples_of_their_conditioned_label_with_equ
         probabilities[np.arange(len(examples)), 1 - examples.y] = 1 - p_label
         return probabilities
 
-    plan = ConfidenceFilter(ratio=1.0, min_confidence=0.8, oversample=2).plan(real, LabelSource(), 0, teacher)
-    assert len(plan.synthetic) == 8 and np.bincount(plan.synthetic.y).tolist() == [4, 4]
-    assert (plan.synthetic.x[:, 1] % 2 == 0).all()
-    assert plan.diagnostics["filter_pass_rate"] == pytest.approx(0.5)
+    for passes in ("agrees", "confident"):
+        strategy = ConfidenceFilter(ratio=1.0, passes=passes, min_confidence=0.8, oversample=2)
+        plan = strategy.plan(real, LabelSource(), 0, teacher)
+        assert len(plan.synthetic) == 8 and np.bincount(plan.synthetic.y).tolist() == [4, 4]
+        assert (plan.synthetic.x[:, 1] % 2 == 0).all()
+        assert plan.diagnostics["filter_pass_rate"] == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="real-only model"):
         ConfidenceFilter().plan(real, LabelSource(), 0, teacher=None)
+    with pytest.raises(InvalidArgument, match="passes"):
+        ConfidenceFilter(passes="threshold")
+
+
+def test_the_default_filter_does_not_depend_on_the_scale_of_the_probabilities():
+    """A strongly regularised real-only model (its weight decay is tuned) is never 0.8 sure of anything; the
+    default keeps the candidates it reads as their label, the most probable first, as a fixed threshold cannot."""
+    real = EmbeddedExamples(np.zeros((4, 2), np.float32), np.arange(4) % 2)
+
+    def timid_teacher(examples):  # p(conditioned label): 0.45 for every third draw, else in (0.5, 0.6) by draw index
+        index = examples.x[:, 1]
+        p_label = np.where(index % 3 == 0, 0.45, 0.5 + 0.1 * index / 12)
+        probabilities = np.empty((len(examples), 2))
+        probabilities[np.arange(len(examples)), examples.y] = p_label
+        probabilities[np.arange(len(examples)), 1 - examples.y] = 1 - p_label
+        return probabilities
+
+    # 2 per class wanted, 6 candidates each: class 0 draws 0-5, class 1 draws 6-11; draws 0, 3, 6, 9 disagree.
+    plan = ConfidenceFilter(ratio=1.0, oversample=3).plan(real, LabelSource(), 0, timid_teacher)
+    assert plan.synthetic.x[:, 1].tolist() == [4, 5, 10, 11] and plan.synthetic.y.tolist() == [0, 0, 1, 1]
+    assert plan.diagnostics["filter_pass_rate"] == pytest.approx(8 / 12)
+    strict = ConfidenceFilter(ratio=1.0, passes="confident", min_confidence=0.8, oversample=3, max_rounds=1)
+    assert len(strict.plan(real, LabelSource(), 0, timid_teacher).synthetic) == 0
 
 
 def test_filter_with_nothing_passing_is_no_measurement_and_says_what_to_lower():
     real = EmbeddedExamples(np.zeros((4, 2), np.float32), np.arange(4) % 2)
-    strategy = ConfidenceFilter(max_rounds=2)
     never_confident = lambda ex: np.full((len(ex), 2), 0.5)  # noqa: E731
-    plan = strategy.plan(real, LabelSource(), 0, teacher=never_confident)
-    assert len(plan.synthetic) == 0 and plan.diagnostics == {"filter_pass_rate": 0.0, "filter_candidates": 24}
-    with pytest.raises(
-        DegenerateResultError, match=r"no synthetic example.*none of 24 candidates.*min_confidence=0\.8"
+    always_the_other_class = lambda ex: np.eye(2)[1 - ex.y]  # noqa: E731
+    for strategy, teacher, says in (
+        (ConfidenceFilter(passes="confident", max_rounds=2), never_confident, r"min_confidence=0\.8"),
+        (ConfidenceFilter(max_rounds=2), always_the_other_class, r"passes=agrees \(the real-only model's most"),
     ):
-        strategy.measurable_plan(real, LabelSource(), 0, teacher=never_confident)
+        plan = strategy.plan(real, LabelSource(), 0, teacher=teacher)
+        assert len(plan.synthetic) == 0 and plan.diagnostics == {"filter_pass_rate": 0.0, "filter_candidates": 24}
+        with pytest.raises(DegenerateResultError, match=rf"no synthetic example.*none of 24 candidates.*{says}"):
+            strategy.measurable_plan(real, LabelSource(), 0, teacher=teacher)
 
 
 def test_rebalance_on_balanced_data_is_no_measurement_and_names_the_class_counts():

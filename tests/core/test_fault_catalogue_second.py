@@ -24,7 +24,7 @@ NO_SYNTHETIC_FAULTS = [
     Fault(
         "filter-that-nothing-passes",
         "text",
-        ("augment=filter", "augment.min_confidence=1.0", "augment.max_rounds=1"),
+        ("augment=filter", "augment.passes=confident", "augment.min_confidence=1.0", "augment.max_rounds=1"),
         r"augment=filter used no synthetic example .*none of \d+ candidates .*lower augment\.min_confidence",
     ),
     Fault(
