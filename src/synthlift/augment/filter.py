@@ -93,7 +93,8 @@ class ConfidenceFilter(DrawingStrategy):
 
     def why_no_synthetic(self, real: Examples, synthetic: SyntheticSource | None, plan: TrainingPlan) -> str:
         rule = (
-            "augment.passes=agrees (the real-only model's most probable class is the conditioned label)"
+            "augment.passes=agrees (the real-only model's most probable class is the conditioned label): check the "
+            "generator's labels"
             if self.passes == "agrees"
             else f"augment.min_confidence={self.min_confidence:g} (the real-only model's probability of the "
             "conditioned label); lower augment.min_confidence"
