@@ -74,10 +74,9 @@ class ConfidenceFilter(DrawingStrategy):
             own = probabilities[np.arange(len(labels)), labels]
             passed = (probabilities.argmax(axis=1) == labels) if self.passes == "agrees" else own >= self.min_confidence
             drawn_count, passed_count = drawn_count + len(labels), passed_count + int(passed.sum())
-            most_probable_first = np.argsort(-own, kind="stable")
             take = np.concatenate(
                 [
-                    most_probable_first[(passed & (labels == label))[most_probable_first]][: still_needed[label]]
+                    _most_probable(np.flatnonzero(passed & (labels == label)), own)[: still_needed[label]]
                     for label in range(num_classes)
                 ]
             )
@@ -103,3 +102,8 @@ class ConfidenceFilter(DrawingStrategy):
             f"none of {plan.diagnostics['filter_candidates']} candidates drawn in "
             f"augment.max_rounds={self.max_rounds} rounds passed {rule}, or raise augment.max_rounds"
         )
+
+
+def _most_probable(indices: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """`indices` ordered by `probability` (of their conditioned label), highest first, ties in draw order."""
+    return indices[np.argsort(-probability[indices], kind="stable")]
